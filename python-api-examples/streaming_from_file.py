@@ -1,0 +1,19 @@
+#!/usr/bin/env python3
+"""Feed a file to a stream in 100 ms blocks, as a live source would, printing partial text.
+
+    python python-api-examples/streaming_from_file.py samples/flite_real_time.wav
+"""
+import sys
+
+import soundfile as sf
+
+from speechlstm import Recognizer
+
+recognizer = Recognizer.from_bundle()
+stream = recognizer.create_stream()
+with sf.SoundFile(sys.argv[1]) as audio:
+    for block in audio.blocks(blocksize=audio.samplerate // 10, dtype="float32"):
+        stream.accept_waveform(audio.samplerate, block)
+        stream.decode()
+        print(f"\rpartial: {stream.result.text}", end="", flush=True)
+print(f"\nfinal:   {stream.finalize().text}")

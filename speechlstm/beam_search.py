@@ -1,0 +1,361 @@
+"""CTC prefix beam search with word n-gram shallow fusion and hotword biasing (numpy only).
+
+Why a beam search: greedy decoding cannot use a language model, and an acoustically
+ambiguous word ("their"/"there", a rare name) is only settled by context or by a list of
+words the user expects. The search keeps ``beam_size`` distinct character prefixes with
+the CTC blank / non-blank split of their probability. A prefix's score is
+
+    log P_ctc(prefix) + alpha * log P_lm(words) + beta * len(words) + hotword bonus
+
+where the LM term is added once per word, when the word is closed by a space (or by the
+end of the utterance, together with ``</s>``).
+
+Streaming: each prefix is a node of a shared linked structure that carries everything the
+next frame needs (last token, current partial word, LM state, hotword state, closed words),
+so ``advance`` costs O(frames x beam x candidate tokens) whatever the utterance's length.
+Only tokens whose log-posterior reaches ``token_min_logp`` (at most ``top_k`` of them) are
+tried at a frame.
+
+Word times come from the frames where the prefix's characters first fired along the path
+that created the prefix. A word's confidence is the geometric mean of its characters'
+posteriors at those frames, the same measure :class:`GreedyDecoder` reports, so the two
+decoders' confidences can share one threshold.
+"""
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .decoding import Result, Word
+from .lm import ArpaLM, LMState
+from .text import VOCABULARY, normalize_text
+
+NEG_INF = float("-inf")
+
+
+def _logaddexp(a: float, b: float) -> float:
+    if a < b:
+        a, b = b, a
+    if b == NEG_INF:
+        return a
+    return a + math.log1p(math.exp(b - a))
+
+
+class _HotNode:
+    """A state of the hotword automaton: a character prefix of one or more phrases."""
+
+    __slots__ = ("children", "score", "boost", "fail")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _HotNode] = {}
+        self.score = 0.0   # partial bonus held while the match is in progress
+        self.boost = 0.0   # bonus earned for good when a phrase ends here (> 0 marks an end)
+        self.fail: _HotNode | None = None
+
+
+class Hotwords:
+    """Contextual biasing over characters, in the spirit of sherpa-onnx's context graph.
+
+    Each phrase (one or more words) gets its boost spread over its characters plus the
+    closing space: a prefix that is part way through a phrase holds the proportional
+    share, loses it as soon as the next character leaves the phrase, and keeps the full
+    boost once the phrase is followed by a space or the end of the utterance. Matches
+    start only at word starts, so "cat" does not fire inside "concatenate"; after a
+    mismatch the automaton falls back (Aho-Corasick style) to the longest word-aligned
+    suffix that is still a phrase prefix. A phrase that completes ends the match, so a
+    phrase that starts another ("new" and "new york") lets only the shorter one score.
+    """
+
+    def __init__(self, phrases: Mapping[str, float]) -> None:
+        self.root = _HotNode()
+        self.words: set[str] = set()
+        for phrase, boost in phrases.items():
+            text = normalize_text(phrase)
+            if not text or boost <= 0:
+                continue
+            self.words.update(text.split())
+            node = self.root
+            full = text + " "
+            for i, ch in enumerate(full, 1):
+                node = node.children.setdefault(ch, _HotNode())
+                node.score = max(node.score, boost * i / len(full))
+            node.boost = max(node.boost, boost)
+        self._link()
+
+    def _link(self) -> None:
+        """Fail links: the longest proper suffix starting after a space that is a node."""
+        strings: dict[_HotNode, str] = {self.root: ""}
+        by_string: dict[str, _HotNode] = {"": self.root}
+        stack = [self.root]
+        while stack:
+            node = stack.pop()
+            for ch, child in node.children.items():
+                strings[child] = strings[node] + ch
+                by_string[strings[child]] = child
+                stack.append(child)
+        for node, text in strings.items():
+            node.fail = self.root
+            for i in range(1, len(text)):
+                if text[i - 1] == " " and text[i:] in by_string:
+                    node.fail = by_string[text[i:]]
+                    break
+
+    def step(self, node: _HotNode, ch: str, word_start: bool) -> tuple[_HotNode, float]:
+        """The next state after ``ch`` and the bonus earned for good (0 unless a phrase ends).
+
+        ``word_start`` says whether ``ch`` begins a word, the only place a match may begin.
+        """
+        current: _HotNode | None = node
+        while current is not None:
+            child = current.children.get(ch)
+            if child is not None and (current is not self.root or word_start):
+                if child.boost > 0:
+                    return self.root, child.boost
+                return child, 0.0
+            if current is self.root:
+                break
+            current = current.fail
+        return self.root, 0.0
+
+    def finish(self, node: _HotNode) -> float:
+        """The bonus earned if the utterance ends in ``node`` (a phrase lacking its space)."""
+        end = node.children.get(" ")
+        return end.boost if end is not None and end.boost > 0 else 0.0
+
+
+class _Prefix:
+    """One hypothesis prefix; children point to their parent, so prefixes share storage.
+
+    Only ``frame`` and ``log_post`` (when and how surely this character fired) change after
+    creation: they follow whichever firing carries most of the prefix's probability.
+    """
+
+    __slots__ = ("parent", "token", "frame", "log_post", "lm_score", "lm_state", "hot",
+                 "hot_banked", "bonus", "words", "partial", "known")
+
+    def __init__(self, parent: _Prefix | None, token: int, frame: int, log_post: float,
+                 lm_score: float, lm_state: LMState, hot: _HotNode, hot_banked: float,
+                 words: tuple | None, partial: str, known: bool) -> None:
+        self.parent = parent
+        self.token = token            # last emitted token (0 for the empty prefix)
+        self.frame = frame
+        self.log_post = log_post
+        self.lm_score = lm_score      # alpha * LM + beta * words, over closed words
+        self.lm_state = lm_state
+        self.hot = hot
+        self.hot_banked = hot_banked  # hotword bonus earned for good
+        self.bonus = lm_score + hot_banked + hot.score  # everything but the CTC probability
+        self.words = words            # closed words as a linked list: (Word, older) or None
+        self.partial = partial        # characters of the word being spelled
+        self.known = known            # partial starts a known word (else unk offset is paid)
+
+
+@dataclass
+class BeamState:
+    """Per-utterance search state: the surviving prefixes and their CTC probabilities."""
+
+    frames: int = 0
+    beams: list[tuple[_Prefix, float, float]] = field(default_factory=list)
+    lm_cache: dict = field(default_factory=dict)
+
+
+class BeamSearchDecoder:
+    """CTC prefix beam search implementing the :class:`~speechlstm.decoding.Decoder` protocol.
+
+    ``lm=None`` gives plain prefix beam search (hotwords still apply; ``alpha`` and ``beta``
+    are unused, as an insertion bonus only balances the LM's per-word cost); ``hotwords`` maps
+    words or phrases to a log-score boost. ``unk_score_offset`` is added to the LM score of
+    words outside the LM's vocabulary: ``<unk>`` carries the mass of all unknown words
+    together, far more than any one misspelling deserves. It is charged (times ``alpha``)
+    as soon as a partial word stops being the start of any known word. Words of hotword
+    phrases count as known, since the caller vouches for them.
+    """
+
+    def __init__(self, frame_shift: float, vocabulary: Sequence[str] = VOCABULARY,
+                 lm: ArpaLM | None = None, alpha: float = 0.5, beta: float = 1.0,
+                 beam_size: int = 16, top_k: int = 8, token_min_logp: float = -8.0,
+                 unk_score_offset: float = -10.0,
+                 hotwords: Mapping[str, float] | None = None,
+                 lm_cache_size: int = 100_000) -> None:
+        self.frame_shift = frame_shift
+        self.vocabulary = tuple(vocabulary)
+        self.space = self.vocabulary.index(" ")
+        self.lm = lm
+        self.alpha = alpha
+        self.beta = beta
+        self.beam_size = beam_size
+        self.top_k = min(top_k, len(self.vocabulary) - 1)
+        self.token_min_logp = token_min_logp
+        self.unk_score_offset = unk_score_offset
+        self.hotwords = Hotwords(hotwords or {})
+        self.lm_cache_size = lm_cache_size
+        known = set(self.hotwords.words)
+        if lm is not None:
+            known.update(w for w in lm.words if not w.startswith("<"))
+        self._known_sorted = sorted(known)
+
+    def new_state(self) -> BeamState:
+        root = _Prefix(None, 0, -1, 0.0, 0.0, self.lm.begin() if self.lm else (),
+                       self.hotwords.root, 0.0, None, "", True)
+        return BeamState(beams=[(root, 0.0, NEG_INF)])
+
+    def _word_score(self, state: BeamState, lm_state: LMState, word: str) -> tuple[float, LMState]:
+        """alpha * LM log-probability + beta for closing ``word``, and the LM state after it.
+
+        The unknown-word offset is not included: :meth:`_unk_adjustment` settles it.
+        """
+        if self.lm is None:
+            return 0.0, lm_state
+        key = (lm_state, word)
+        hit = state.lm_cache.get(key)
+        if hit is None:
+            logp, nxt = self.lm.score(lm_state, word)
+            if len(state.lm_cache) >= self.lm_cache_size:
+                state.lm_cache.clear()
+            hit = state.lm_cache[key] = (self.alpha * logp + self.beta, nxt)
+        return hit
+
+    def _starts_known_word(self, partial: str) -> bool:
+        """Whether ``partial`` begins some LM or hotword word (always true without an LM)."""
+        if self.lm is None:
+            return True
+        partial = partial.lstrip("'")
+        i = bisect.bisect_left(self._known_sorted, partial)
+        return i < len(self._known_sorted) and self._known_sorted[i].startswith(partial)
+
+    def _unk_adjustment(self, prefix: _Prefix, word: str) -> float:
+        """What closing ``word`` adds so the unk offset is paid exactly when it is unknown.
+
+        The offset is charged as soon as a partial word stops being the start of any known
+        word, so hypotheses spelling non-words lose out before they reach a space.
+        """
+        if self.lm is None:
+            return 0.0
+        unknown = word not in self.lm and word not in self.hotwords.words
+        return self.alpha * self.unk_score_offset * (float(unknown) - float(not prefix.known))
+
+    def _close_word(self, prefix: _Prefix) -> Word | None:
+        """The partial word ending at ``prefix`` as a Word (None if it is only apostrophes)."""
+        word = prefix.partial.strip("'")
+        if not word:
+            return None
+        node: _Prefix | None = prefix
+        log_post = 0.0
+        first = last = prefix.frame
+        for _ in prefix.partial:
+            assert node is not None
+            log_post += node.log_post
+            first = node.frame
+            node = node.parent
+        return Word(word, first * self.frame_shift, (last + 1) * self.frame_shift,
+                    math.exp(log_post / len(prefix.partial)))
+
+    def _extend(self, state: BeamState, parent: _Prefix, token: int, frame: int,
+                log_post: float) -> _Prefix:
+        """The child prefix of ``parent`` ending in ``token``, scored for LM and hotwords."""
+        ch = self.vocabulary[token]
+        hot, earned = self.hotwords.step(parent.hot, ch, parent.partial == "")
+        hot_banked = parent.hot_banked + earned
+        if token == self.space:
+            word = self._close_word(parent)
+            lm_score, lm_state, words = parent.lm_score, parent.lm_state, parent.words
+            if word is not None:
+                gain, lm_state = self._word_score(state, lm_state, word.word)
+                lm_score += gain + self._unk_adjustment(parent, word.word)
+                words = (word, words)
+            return _Prefix(parent, token, frame, log_post, lm_score, lm_state, hot, hot_banked,
+                           words, "", True)
+        partial = parent.partial + ch
+        known = parent.known and self._starts_known_word(partial)
+        lm_score = parent.lm_score
+        if parent.known and not known:
+            lm_score += self.alpha * self.unk_score_offset
+        return _Prefix(parent, token, frame, log_post, lm_score, parent.lm_state, hot,
+                       hot_banked, parent.words, partial, known)
+
+    def _candidates(self, log_probs: np.ndarray) -> list[list[int]]:
+        """Per frame, the non-blank tokens worth trying (at most top_k, above the floor)."""
+        k = self.top_k
+        top = np.argpartition(-log_probs[:, 1:], k - 1, axis=1)[:, :k] + 1
+        keep = np.take_along_axis(log_probs, top, axis=1) >= self.token_min_logp
+        return [row[mask].tolist() for row, mask in zip(top, keep)]
+
+    def advance(self, state: BeamState, log_probs: np.ndarray) -> None:
+        if len(log_probs) == 0:
+            return
+        log_probs = np.asarray(log_probs, dtype=np.float64)
+        candidates = self._candidates(log_probs)
+        space = self.space
+        for offset, (row, tokens) in enumerate(zip(log_probs.tolist(), candidates)):
+            frame = state.frames + offset
+            blank = row[0]
+            nxt: dict[_Prefix, list[float]] = {}
+            # Existing prefixes by (parent, token) with their mass before this frame.
+            existing = {(p.parent, p.token): (p, _logaddexp(pb, pnb)) for p, pb, pnb in state.beams}
+            for prefix, pb, pnb in state.beams:
+                total = _logaddexp(pb, pnb)
+                at_word_start = prefix.partial == ""
+                entry = nxt.setdefault(prefix, [NEG_INF, NEG_INF])
+                entry[0] = _logaddexp(entry[0], total + blank)
+                if prefix.token != 0 and not (at_word_start and prefix.token == space):
+                    entry[1] = _logaddexp(entry[1], pnb + row[prefix.token])
+                for token in tokens:
+                    lp = row[token]
+                    if token == space and at_word_start:
+                        entry[0] = _logaddexp(entry[0], total + lp)  # no empty words
+                        continue
+                    if token == prefix.token:
+                        if pb == NEG_INF:
+                            continue
+                        mass = pb + lp
+                    else:
+                        mass = total + lp
+                    child, before = existing.get((prefix, token), (None, NEG_INF))
+                    if child is None:
+                        child = self._extend(state, prefix, token, frame, lp)
+                        existing[(prefix, token)] = (child, NEG_INF)
+                    elif mass > before:  # this firing now outweighs the earlier ones
+                        child.frame, child.log_post = frame, lp
+                    centry = nxt.setdefault(child, [NEG_INF, NEG_INF])
+                    centry[1] = _logaddexp(centry[1], mass)
+            ranked = sorted(nxt.items(), key=lambda kv: _logaddexp(*kv[1]) + kv[0].bonus,
+                            reverse=True)[:self.beam_size]
+            state.beams = [(p, pb, pnb) for p, (pb, pnb) in ranked]
+        state.frames += len(log_probs)
+
+    def _final_bonus(self, state: BeamState, prefix: _Prefix) -> float:
+        """Everything but the CTC probability if the utterance ended after ``prefix``."""
+        score = prefix.lm_score + prefix.hot_banked
+        lm_state = prefix.lm_state
+        word = prefix.partial.strip("'")
+        if word:
+            gain, lm_state = self._word_score(state, lm_state, word)
+            score += gain + self._unk_adjustment(prefix, word) + self.hotwords.finish(prefix.hot)
+        if self.lm is not None:
+            score += self.alpha * self.lm.final(lm_state)
+        return score
+
+    def _words(self, prefix: _Prefix) -> tuple[Word, ...]:
+        """The closed words of ``prefix`` followed by its partial word, if any."""
+        out: list[Word] = []
+        last = self._close_word(prefix)
+        if last is not None:
+            out.append(last)
+        words = prefix.words
+        while words is not None:
+            out.append(words[0])
+            words = words[1]
+        return tuple(reversed(out))
+
+    def result(self, state: BeamState, final: bool = False) -> Result:
+        if final:
+            best = max(state.beams,
+                       key=lambda b: _logaddexp(b[1], b[2]) + self._final_bonus(state, b[0]))[0]
+        else:
+            best = state.beams[0][0]
+        words = self._words(best)
+        return Result(" ".join(w.word for w in words), words)

@@ -1,0 +1,195 @@
+"""The model bundle: one safetensors file with weights, frontend config, normalization
+statistics, vocabulary and metadata. Loading it never executes code (no pickle).
+
+Like a torchaudio pipeline bundle, a :class:`Bundle` knows its sample rate, frame shift,
+chunk and right context, and hands out the matching frontend, model and decoder.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from .decoding import GreedyDecoder
+from .frontend import FrontendConfig, LogMel, StreamingLogMel
+from .text import VOCABULARY
+
+if TYPE_CHECKING:
+    from .model import AcousticModel, ModelConfig
+
+FORMAT = "speechlstm-bundle"
+FORMAT_VERSION = 1
+HEADER_KEYS = ("format", "version", "frontend", "model", "vocabulary", "info")
+DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent / "models" / "speechlstm-en.safetensors"
+
+
+class BundleError(ValueError):
+    """The file is missing, is not a speechlstm bundle, or is inconsistent."""
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """Everything needed to turn 16 kHz audio into text with one trained model."""
+
+    frontend: FrontendConfig
+    model: dict
+    vocabulary: tuple[str, ...]
+    tensors: dict[str, np.ndarray] = field(repr=False)
+    info: dict = field(default_factory=dict)
+    source: str = field(default="", compare=False)
+    """The file it was read from, for error messages."""
+
+    def header(self) -> dict:
+        """The JSON header (everything but the weights), as stored in every model file format."""
+        return make_header(self.frontend, self.model, self.vocabulary, self.info)
+
+    @property
+    def sample_rate(self) -> int:
+        return self.frontend.sample_rate
+
+    @property
+    def frame_shift(self) -> float:
+        """Seconds per model output step (hop times frame stacking)."""
+        return self.frontend.hop_length * self.model["stack"] / self.frontend.sample_rate
+
+    @property
+    def chunk_seconds(self) -> float:
+        return self.model["chunk"] * self.frame_shift
+
+    @property
+    def right_context_seconds(self) -> float:
+        return self.model["right"] * self.frame_shift
+
+    def feature_extractor(self) -> LogMel:
+        return LogMel(self.frontend)
+
+    def streaming_feature_extractor(self) -> StreamingLogMel:
+        return StreamingLogMel(self.frontend)
+
+    def decoder(self) -> GreedyDecoder:
+        return GreedyDecoder(self.frame_shift, self.vocabulary)
+
+    def model_config(self) -> "ModelConfig":
+        from .model import ModelConfig
+        return ModelConfig.from_dict(self.model)
+
+    def acoustic_model(self) -> "AcousticModel":
+        """A float32 torch model in eval mode (imports torch only when called)."""
+        import torch
+
+        from .model import AcousticModel
+        try:
+            model = AcousticModel(self.model_config())
+        except TypeError as error:
+            raise BundleError(f"{self.source}: model settings do not fit this speechlstm ({error})") from None
+        state = {name: torch.from_numpy(array.astype(np.float32)) for name, array in self.tensors.items()}
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as error:
+            raise BundleError(f"{self.source}: weights do not fit the model config: "
+                              f"{str(error).splitlines()[0]}") from None
+        return model.eval()
+
+
+def make_header(frontend: FrontendConfig, model: dict, vocabulary: Sequence[str], info: dict) -> dict:
+    """The bundle header; its top-level keys are :data:`HEADER_KEYS`."""
+    return {"format": FORMAT, "version": FORMAT_VERSION, "frontend": frontend.to_dict(), "model": dict(model),
+            "vocabulary": list(vocabulary), "info": dict(info)}
+
+
+def save_bundle(path: str | Path, model: "AcousticModel", frontend: FrontendConfig,
+                info: dict | None = None, dtype: Any = np.float16) -> Path:
+    """Write ``model`` and its configs to ``path`` atomically (weights stored as ``dtype``)."""
+    from safetensors.numpy import save_file
+
+    path = Path(path)
+    tensors = {name: value.detach().cpu().numpy().astype(dtype)
+               for name, value in model.state_dict().items()}
+    tensors["feat_mean"] = tensors["feat_mean"].astype(np.float32)
+    tensors["feat_std"] = tensors["feat_std"].astype(np.float32)
+    header = make_header(frontend, model.config.to_dict(), VOCABULARY, info or {})
+    temporary = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(temporary), metadata={"speechlstm": json.dumps(header)})
+    temporary.replace(path)
+    return path
+
+
+def load_bundle(path: str | Path | None = None) -> Bundle:
+    """Read and validate a bundle; the shipped English model when ``path`` is None."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path) if path is not None else DEFAULT_BUNDLE
+    if not path.is_file():
+        raise BundleError(f"model bundle not found: {path}")
+    try:
+        with safe_open(str(path), framework="np") as handle:
+            raw = (handle.metadata() or {}).get("speechlstm")
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise BundleError(f"{path} is not a readable model bundle ({error})") from None
+    if raw is None:
+        raise BundleError(f"{path} is a safetensors file but not a speechlstm bundle")
+    try:
+        header = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise BundleError(f"{path}: malformed bundle header ({error})") from None
+    return bundle_from_header(header, tensors, path)
+
+
+def bundle_from_header(header: dict, tensors: dict[str, np.ndarray], path: str | Path,
+                       weights: bool = True) -> Bundle:
+    """Check a parsed header and build the bundle; shared by the safetensors and ONNX loaders.
+
+    ``weights=False`` is for formats whose weights live elsewhere (ONNX graphs): the
+    tensor shapes are then not checked and ``tensors`` may be empty.
+    """
+    try:
+        if header.get("format") != FORMAT:
+            raise BundleError(f"{path}: unknown format {header.get('format')!r}")
+        if header.get("version") != FORMAT_VERSION:
+            raise BundleError(f"{path}: bundle version {header.get('version')} is not supported "
+                              f"(this speechlstm reads version {FORMAT_VERSION})")
+        bundle = Bundle(FrontendConfig.from_dict(header["frontend"]), dict(header["model"]),
+                        tuple(header["vocabulary"]), tensors, header.get("info", {}), str(path))
+    except (KeyError, TypeError, AttributeError) as error:
+        raise BundleError(f"{path}: malformed bundle header ({error})") from None
+    _validate(bundle, Path(path), weights)
+    return bundle
+
+
+_SIZES = {"frontend": ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels"),
+          "model": ("stack", "hidden", "layers", "vocab_size", "chunk")}
+
+
+def _validate(bundle: Bundle, path: Path, weights: bool) -> None:
+    """Check settings and shapes against each other so a bad file fails here, not mid-stream."""
+    model = bundle.model
+    for section, values in (("frontend", bundle.frontend.to_dict()), ("model", model)):
+        for key in _SIZES[section]:
+            value = values.get(key)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise BundleError(f"{path}: {section} setting {key!r} must be a positive integer, got {value!r}")
+    right = model.get("right")
+    if not isinstance(right, int) or isinstance(right, bool) or right < 0:
+        raise BundleError(f"{path}: model setting 'right' must be a non-negative integer, got {right!r}")
+    vocabulary = bundle.vocabulary
+    if (model["vocab_size"] != len(vocabulary) or vocabulary[0] != "<blk>" or " " not in vocabulary
+            or not all(isinstance(token, str) for token in vocabulary)):
+        raise BundleError(f"{path}: vocabulary ({len(vocabulary)} tokens) must start with '<blk>', contain "
+                          f"a space and match the model's output size ({model['vocab_size']})")
+    if not weights:
+        return
+    expected = {
+        "feat_mean": (bundle.frontend.n_mels,),
+        "feat_std": (bundle.frontend.n_mels,),
+        "head.weight": (len(bundle.vocabulary), 2 * model["hidden"]),
+        "forward_lstms.0.weight_ih_l0": (4 * model["hidden"], bundle.frontend.n_mels * model["stack"]),
+    }
+    for name, shape in expected.items():
+        if name not in bundle.tensors:
+            raise BundleError(f"{path}: tensor {name!r} is missing")
+        if tuple(bundle.tensors[name].shape) != shape:
+            raise BundleError(f"{path}: tensor {name!r} has shape {bundle.tensors[name].shape}, expected {shape}")

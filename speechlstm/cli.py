@@ -1,0 +1,307 @@
+"""The ``speechlstm`` command line.
+
+Exit codes: 0 success; 1 some inputs could not be transcribed (the rest were); 2 usage
+error; 3 the model bundle is missing or invalid; 4 an output could not be written;
+5 the audio input device is missing, busy or failed (``live``); 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable
+
+from .audio import AudioError
+from .bundle import BundleError
+from .edge import BACKENDS
+from .formats import FORMATS, atomic_write, to_json_line, to_srt, to_vtt
+
+EXIT_INPUT, EXIT_USAGE, EXIT_MODEL, EXIT_OUTPUT, EXIT_INTERRUPTED = 1, 2, 3, 4, 130
+EXIT_DEVICE = 5
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one line, mapped to an exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def positive(kind: type) -> Callable[[str], float]:
+    """An argparse type: ``kind(text)``, refused unless it is greater than zero."""
+    def parse(text: str):
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, got {text}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+_positive_int = positive(int)
+
+
+def _add_transcribe(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "transcribe", help="transcribe audio files",
+        description="Transcribe audio files (WAV, FLAC, OGG/Opus, MP3: anything libsndfile reads; "
+                    "any sample rate and channel count). A file that fails gets a one-line error; "
+                    "the others are still transcribed and the exit code is 1.",
+        epilog="examples:\n  speechlstm transcribe samples/*.wav\n"
+               "  speechlstm transcribe --mode streaming --chunk-ms 200 talk.flac\n"
+               "  speechlstm transcribe --format srt --output-dir subs/ a.mp3 b.ogg",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    parser.add_argument("--mode", choices=("offline", "streaming"), default="offline",
+                        help="offline: full BiLSTM over each file; streaming: the chunked model fed "
+                             "block by block as a live source would (bounded memory for long files)")
+    parser.add_argument("--chunk-ms", type=_positive_int, default=100,
+                        help="block size fed to the stream in streaming mode (does not change the text)")
+    parser.add_argument("--format", choices=FORMATS, default="text",
+                        help="text; json (one object per file per line: path, text, duration, words); "
+                             "srt or vtt subtitles")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("-o", "--output", type=Path, help="write all results to this file instead of stdout")
+    output.add_argument("--output-dir", type=Path, help="write one FILE_STEM.FORMAT per input into this folder")
+    add_model_options(parser)
+    parser.set_defaults(run=_run_transcribe)
+
+
+def add_model_options(parser: argparse.ArgumentParser, threads: int = 0) -> None:
+    """--model, --threads, --backend and the decoding options, shared by every recognizing command."""
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", type=Path, help="model bundle (default: the shipped English model)")
+    group.add_argument("--threads", type=_positive_int if threads else int, default=threads,
+                       help=f"CPU threads for the model (default: {threads or 'the library default'})")
+    group.add_argument("--backend", choices=("auto", *BACKENDS), default="auto",
+                       help="torch; onnx or onnx-int8 (exported graphs run by onnxruntime, no torch needed); "
+                            "auto (default): onnx-int8 when its files lie next to the bundle, else torch")
+    _add_decoder_options(parser)
+
+
+def recognizer_from_args(args: argparse.Namespace, **fixed):
+    """Load the Recognizer that the model and decoding options ask for."""
+    from .recognizer import Recognizer, RecognizerConfig
+
+    return Recognizer.from_config(RecognizerConfig(model=args.model, threads=max(0, args.threads),
+                                                   backend=args.backend, **_decoder_options(args), **fixed))
+
+
+def _add_decoder_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("decoding")
+    group.add_argument("--decoder", choices=("greedy", "beam"), default="beam",
+                       help="beam (default): CTC prefix beam search with the word language model and "
+                            "hotwords; greedy: best path, fastest")
+    group.add_argument("--beam-size", type=_positive_int, default=16, help="beam width (beam decoder)")
+    group.add_argument("--lm", default=None, metavar="PATH|none",
+                       help="ARPA language model (.arpa or .arpa.gz) for the beam decoder; default: the "
+                            "shipped English LM; 'none' decodes without an LM")
+    group.add_argument("--lm-weight", type=float, default=0.8,
+                       help="language model weight (alpha; default tuned on dev, see RESULTS.md)")
+    group.add_argument("--word-bonus", type=float, default=4.0, help="score added per word (beta)")
+    group.add_argument("--hotword", action="append", default=[], metavar="PHRASE[:BOOST]",
+                       help="boost a word or phrase during beam search (repeatable; default boost 8)")
+    group.add_argument("--hotwords-file", type=Path,
+                       help="file with one PHRASE[:BOOST] per line, added to --hotword")
+
+
+def _parse_hotword(spec: str) -> tuple[str, float]:
+    phrase, colon, boost = spec.rpartition(":")
+    if not colon:
+        return spec.strip(), 8.0
+    try:
+        return phrase.strip(), float(boost)
+    except ValueError:
+        raise CliError(f"bad hotword {spec!r}: expected PHRASE or PHRASE:BOOST", EXIT_USAGE) from None
+
+
+def _decoder_options(args: argparse.Namespace) -> dict:
+    """RecognizerConfig fields from the decoding options."""
+    from .recognizer import DEFAULT_LM
+
+    specs = list(args.hotword)
+    if args.hotwords_file:
+        try:
+            specs += [line for line in args.hotwords_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except OSError as error:
+            raise CliError(f"cannot read hotwords file {args.hotwords_file}: {error.strerror}", EXIT_USAGE) from None
+    hotwords = tuple(_parse_hotword(spec) for spec in specs)
+    if hotwords and args.decoder != "beam":
+        raise CliError("--hotword needs --decoder beam", EXIT_USAGE)
+    lm = None if args.lm == "none" else Path(args.lm) if args.lm else DEFAULT_LM
+    return {"decoder": args.decoder, "beam_size": args.beam_size, "lm": lm, "lm_weight": args.lm_weight,
+            "word_bonus": args.word_bonus, "hotwords": hotwords}
+
+
+def _render(fmt: str, transcript, many: bool) -> str:
+    if fmt == "json":
+        return to_json_line(transcript.to_dict())
+    if fmt == "srt":
+        return to_srt(transcript.result.words)
+    if fmt == "vtt":
+        return to_vtt(transcript.result.words)
+    return f"{transcript.path}\t{transcript.text}\n" if many else transcript.text + "\n"
+
+
+def _progress(index: int, total: int, path: Path) -> None:
+    if total > 1 and sys.stderr.isatty():
+        print(f"\r[{index}/{total}] {str(path)[-60:]:<60}", end="" if index < total else "\n",
+              file=sys.stderr, flush=True)
+
+
+def _run_transcribe(args: argparse.Namespace) -> int:
+    if args.format in ("srt", "vtt") and len(args.files) > 1 and not args.output_dir:
+        raise CliError(f"--format {args.format} with several files needs --output-dir", EXIT_USAGE)
+    for folder in (args.output.parent if args.output else None, args.output_dir):
+        if folder is not None and not folder.is_dir():
+            raise CliError(f"output directory does not exist: {folder}", EXIT_OUTPUT)
+    recognizer = recognizer_from_args(args, mode=args.mode, chunk_ms=args.chunk_ms)
+    many = len(args.files) > 1
+    collected, failures = [], 0
+    for index, path in enumerate(args.files, start=1):
+        _progress(index, len(args.files), path)
+        try:
+            transcript = recognizer.transcribe_file(path)
+        except AudioError as error:
+            failures += 1
+            print(f"speechlstm: error: {error}", file=sys.stderr)
+            continue
+        rendered = _render(args.format, transcript, many)
+        if args.output_dir:
+            _write(args.output_dir / f"{path.stem}.{'txt' if args.format == 'text' else args.format}", rendered)
+        elif args.output:
+            collected.append(rendered)
+        else:
+            sys.stdout.write(rendered)
+            sys.stdout.flush()
+    if args.output and collected:
+        _write(args.output, "".join(collected))
+    return EXIT_INPUT if failures else 0
+
+
+def _write(path: Path, content: str) -> None:
+    try:
+        atomic_write(path, content)
+    except OSError as error:
+        raise CliError(f"cannot write {path}: {error.strerror or error}", EXIT_OUTPUT) from None
+
+
+def _add_train(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("train", help="train a model on TSV manifests (see speechlstm train --help)",
+                                 add_help=False)
+    parser.add_argument("rest", nargs=argparse.REMAINDER)
+    parser.set_defaults(run=lambda args: _delegate("speechlstm.train", args.rest))
+
+
+def _delegate(module: str, argv: list[str]) -> int:
+    from importlib import import_module
+    import_module(module).main(argv)
+    return 0
+
+
+def _add_eval(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "eval", help="WER and CER of a model on a TSV manifest",
+        description="Transcribe every file of a manifest (TSV with a header holding path, duration and "
+                    "text columns; paths relative to the manifest) and report WER and CER with "
+                    "substitutions, deletions and insertions, offline and streaming.")
+    parser.add_argument("manifest", type=Path)
+    parser.add_argument("--mode", choices=("offline", "streaming", "both"), default="both")
+    parser.add_argument("--limit", type=_positive_int, help="score only the first N utterances")
+    add_model_options(parser)
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON to this file")
+    parser.set_defaults(run=_run_eval)
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from .evaluate import evaluate_manifest, format_table
+
+    if not args.manifest.is_file():
+        raise CliError(f"manifest not found: {args.manifest}", EXIT_INPUT)
+    recognizer = recognizer_from_args(args)
+    modes = ("offline", "streaming") if args.mode == "both" else (args.mode,)
+    try:
+        figures = evaluate_manifest(recognizer, args.manifest, modes, args.limit, progress=sys.stderr.isatty())
+    except AudioError as error:
+        raise CliError(str(error), EXIT_INPUT) from None
+    print(format_table(figures))
+    if args.json:
+        _write(args.json, json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+def _add_export(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "export", help="export a model to ONNX for the torch-free runtime",
+        description="Write the offline and the streaming ONNX graph of a bundle into a folder. Each file "
+                    "carries the vocabulary, frontend and model configs in its metadata, so the ONNX files "
+                    "alone are a complete model (transcribe --backend onnx / onnx-int8 --model FOLDER). "
+                    "Files lying next to a bundle are found by name; auto picks onnx-int8 when present.",
+        epilog="examples:\n  speechlstm export -o exported/\n  speechlstm export --int8 --streaming-only -o models/",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, help="model bundle (default: the shipped English model)")
+    parser.add_argument("--int8", action="store_true",
+                        help="write dynamically quantized int8 graphs (STEM.offline.int8.onnx, "
+                             "STEM.streaming.int8.onnx) instead of fp32 ones")
+    parser.add_argument("--streaming-only", action="store_true",
+                        help="write only the streaming graph: it serves offline recognition too (as one "
+                             "chunk), so this is all the runtime needs (models/ ships it in int8)")
+    parser.add_argument("-o", "--output-dir", type=Path, default=Path("."), help="folder to write into")
+    parser.set_defaults(run=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    try:
+        from .export import export
+        written = export(args.model, args.output_dir, int8=args.int8,
+                         graphs=("streaming",) if args.streaming_only else ("offline", "streaming"))
+    except ImportError as error:
+        raise CliError(f"export needs the onnx and onnxruntime packages ({error})", EXIT_USAGE) from None
+    except OSError as error:
+        raise CliError(f"cannot write to {args.output_dir}: {error.strerror or error}", EXIT_OUTPUT) from None
+    for path in written:
+        print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    parser = argparse.ArgumentParser(
+        prog="speechlstm",
+        description="Streaming speech-to-text with a latency-controlled BiLSTM and CTC. "
+                    "Runs on CPU with torch, or on edge devices with onnxruntime.")
+    parser.add_argument("--version", action="version", version=f"speechlstm {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_transcribe(commands)
+    _add_train(commands)
+    _add_eval(commands)
+    _add_export(commands)
+    from .live_cli import add_live_parser
+    add_live_parser(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    for channel in (sys.stdout, sys.stderr):
+        if hasattr(channel, "reconfigure"):
+            channel.reconfigure(errors="surrogateescape")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except CliError as error:
+        print(f"speechlstm: error: {error}", file=sys.stderr)
+        return error.code
+    except BundleError as error:
+        print(f"speechlstm: error: {error}", file=sys.stderr)
+        return EXIT_MODEL
+    except KeyboardInterrupt:
+        print("speechlstm: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

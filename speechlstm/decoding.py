@@ -1,0 +1,141 @@
+"""CTC decoding: the decoder interface and the greedy (best-path) decoder.
+
+Decoders consume log-probabilities chunk by chunk so that a stream never re-decodes
+what it has already seen; offline decoding is the same call made once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+from .text import VOCABULARY
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognized word with its time span in seconds and a confidence in [0, 1]."""
+
+    word: str
+    start: float
+    end: float
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Result:
+    """A transcript and its words; ``text`` is the words joined by single spaces."""
+
+    text: str
+    words: tuple[Word, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"text": self.text,
+                "words": [{"word": w.word, "start": round(w.start, 3), "end": round(w.end, 3),
+                           "confidence": round(w.confidence, 3)} for w in self.words]}
+
+
+class Decoder(Protocol):
+    """What a stream needs from a decoder: incremental, per-stream state kept outside it."""
+
+    def new_state(self) -> Any:
+        """A fresh per-utterance state."""
+
+    def advance(self, state: Any, log_probs: np.ndarray) -> None:
+        """Consume ``log_probs`` of shape (frames, vocabulary) that follow those already seen."""
+
+    def result(self, state: Any, final: bool = False) -> Result:
+        """The best transcript so far; ``final`` marks the end of the utterance."""
+
+
+@dataclass
+class _Span:
+    """Characters of one word being built, with frame indices and per-character posteriors."""
+
+    chars: list[str] = field(default_factory=list)
+    first: int = 0
+    last: int = 0
+    probs: list[float] = field(default_factory=list)
+
+
+@dataclass
+class GreedyState:
+    frames: int = 0
+    previous: int = 0
+    words: list[Word] = field(default_factory=list)
+    current: _Span | None = None
+
+
+class GreedyDecoder:
+    """Best-path CTC decoding with word times from the frames where characters fire.
+
+    A word's confidence is the geometric mean of its characters' posteriors.
+    """
+
+    def __init__(self, frame_shift: float, vocabulary: Sequence[str] = VOCABULARY) -> None:
+        self.frame_shift = frame_shift
+        self.vocabulary = tuple(vocabulary)
+        self.space = self.vocabulary.index(" ")
+
+    def new_state(self) -> GreedyState:
+        return GreedyState()
+
+    def advance(self, state: GreedyState, log_probs: np.ndarray) -> None:
+        if len(log_probs) == 0:
+            return
+        best = log_probs.argmax(axis=1)
+        best_prob = np.exp(log_probs[np.arange(len(best)), best])
+        for offset, (token, prob) in enumerate(zip(best.tolist(), best_prob.tolist())):
+            frame = state.frames + offset
+            if token != 0 and token != state.previous:
+                if token == self.space:
+                    self._close(state)
+                else:
+                    if state.current is None:
+                        state.current = _Span(first=frame)
+                    state.current.chars.append(self.vocabulary[token])
+                    state.current.probs.append(prob)
+                    state.current.last = frame
+            state.previous = token
+        state.frames += len(best)
+
+    def _close(self, state: GreedyState) -> None:
+        span = state.current
+        if span is None:
+            return
+        state.current = None
+        word = "".join(span.chars).strip("'")
+        if not word:
+            return
+        confidence = float(np.exp(np.mean(np.log(np.maximum(span.probs, 1e-12)))))
+        state.words.append(Word(word, span.first * self.frame_shift,
+                                (span.last + 1) * self.frame_shift, confidence))
+
+    def result(self, state: GreedyState, final: bool = False) -> Result:
+        words = list(state.words)
+        if state.current is not None:
+            pending = GreedyState(words=[], current=state.current)
+            self._close(pending)
+            if final:
+                state.current = None
+                state.words.extend(pending.words)
+            words.extend(pending.words)
+        return Result(" ".join(w.word for w in words), tuple(words))
+
+
+class LogProbRecorder:
+    """A decoder that only keeps the log-probs it is given (its state is their list).
+
+    Tools use it to run a stream once and decode its acoustic output many ways; tests use it
+    to compare a stream's log-probs with the offline computation.
+    """
+
+    def new_state(self) -> list[np.ndarray]:
+        return []
+
+    def advance(self, state: list[np.ndarray], log_probs: np.ndarray) -> None:
+        state.append(log_probs)
+
+    def result(self, state: list[np.ndarray], final: bool = False) -> Result:
+        return Result("")

@@ -1,0 +1,150 @@
+"""The torch-free runtime: exported ONNX graphs run by onnxruntime behind
+:class:`~speechlstm.streaming.AcousticBackend`, so the same :class:`~speechlstm.Recognizer`
+and :class:`~speechlstm.Stream` drive it.
+
+This module imports only numpy and (lazily) onnxruntime; an edge install needs neither
+torch nor the safetensors bundle, because each ONNX file carries the bundle header in its
+metadata (see :mod:`speechlstm.export` for the graphs and file names).
+"""
+from __future__ import annotations
+
+import json
+import re
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .bundle import DEFAULT_BUNDLE, HEADER_KEYS, Bundle, BundleError, bundle_from_header
+
+BACKENDS = ("torch", "onnx", "onnx-int8")
+GRAPHS = ("offline", "streaming")
+_EXPORTED = re.compile(r"^(?P<stem>.+)\.(?P<graph>offline|streaming)(?P<int8>\.int8)?\.onnx$")
+
+
+def exported_name(stem: str, graph: str, int8: bool) -> str:
+    """File name of one exported graph: ``{stem}.{graph}[.int8].onnx``."""
+    return f"{stem}.{graph}{'.int8' if int8 else ''}.onnx"
+
+
+def _stems(folder: Path, int8: bool) -> list[str]:
+    """Stems of the exported models (streaming graphs) of one precision in ``folder``."""
+    matches = (_EXPORTED.match(path.name) for path in folder.glob("*.streaming*.onnx"))
+    return sorted({m["stem"] for m in matches if m and bool(m["int8"]) == int8})
+
+
+def exported_files(model: str | Path | None, int8: bool) -> dict[str, Path]:
+    """The offline and streaming graph paths for ``model``: a bundle path (the files lie
+    next to it; the bundle itself need not exist), a folder holding one exported model,
+    or either ONNX file of a pair. Only the streaming graph must exist."""
+    path = Path(model) if model is not None else DEFAULT_BUNDLE
+    match = _EXPORTED.match(path.name)
+    if match:
+        folder, stem = path.parent, match["stem"]
+    elif path.is_dir():
+        folder, stems = path, _stems(path, int8)
+        if len(stems) != 1:
+            kind = "int8" if int8 else "fp32"
+            raise BundleError(f"{path}: expected one exported {kind} model, found {len(stems)} ({', '.join(stems)})")
+        stem = stems[0]
+    else:
+        folder, stem = path.parent, path.stem
+    return {graph: folder / exported_name(stem, graph, int8) for graph in GRAPHS}
+
+
+def default_backend(model: str | Path | None) -> str:
+    """``onnx-int8`` when its streaming graph lies next to the bundle and onnxruntime is installed,
+    else ``torch``; an ONNX file or folder given as ``model`` selects ``onnx`` or
+    ``onnx-int8`` itself."""
+    path = Path(model) if model is not None else DEFAULT_BUNDLE
+    match = _EXPORTED.match(path.name)
+    if match:
+        return "onnx-int8" if match["int8"] else "onnx"
+    if path.is_dir():
+        return "onnx-int8" if _stems(path, True) else "onnx"
+    if find_spec("onnxruntime") is not None and exported_files(path, True)["streaming"].is_file():
+        return "onnx-int8"
+    return "torch"
+
+
+class OnnxBackend:
+    """Runs the exported graphs with onnxruntime (numpy in, numpy out).
+
+    Whole utterances go through the offline graph when its file exists, else through the
+    streaming graph as one chunk (the same computation). Each session is created on first
+    use, so a process that only streams never loads the offline graph; ``preload`` names
+    the graph opened at once to read the bundle header. ``threads`` sets onnxruntime's
+    intra-op threads (0: its default).
+    """
+
+    def __init__(self, paths: dict[str, Path], threads: int = 0, preload: str = "streaming") -> None:
+        if not paths["streaming"].is_file():
+            raise BundleError(f"exported model not found: {paths['streaming']} (create it with speechlstm export)")
+        self.paths = {graph: path for graph, path in paths.items() if path.is_file()}
+        self.threads = threads
+        self._sessions: dict[str, Any] = {}
+        self.bundle = self._open(preload if preload in self.paths else "streaming")
+        model = self.bundle.model
+        self.stack, self.chunk, self.right = model["stack"], model["chunk"], model["right"]
+        self._state_shape = (model["layers"], 1, model["hidden"])
+
+    def _open(self, graph: str) -> Bundle:
+        """Create ``graph``'s session and return the bundle its metadata describes."""
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise BundleError("the onnx backends need onnxruntime (pip install onnxruntime)") from None
+        path = self.paths[graph]
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        try:
+            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime's errors share no base class beyond Exception
+            raise BundleError(f"{path}: not a loadable ONNX model ({str(error).splitlines()[0]})") from None
+        metadata = session.get_modelmeta().custom_metadata_map
+        if metadata.get("graph") != graph:
+            raise BundleError(f"{path}: expected a speechlstm {graph} graph, found {metadata.get('graph')!r}")
+        try:
+            header = {key: json.loads(metadata[key]) for key in HEADER_KEYS}
+        except (KeyError, json.JSONDecodeError) as error:
+            raise BundleError(f"{path}: ONNX metadata lacks a valid speechlstm header ({error})") from None
+        bundle = bundle_from_header(header, {}, path, weights=False)
+        if self._sessions and bundle.header() != self.bundle.header():
+            raise BundleError(f"{path}: its metadata differs from {self.paths[next(iter(self._sessions))]}")
+        self._sessions[graph] = session
+        return bundle
+
+    def _session(self, graph: str) -> Any:
+        if graph not in self._sessions:
+            self._open(graph)
+        return self._sessions[graph]
+
+    def initial_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """(h, c) of every layer's forward LSTM, each (layers, 1, hidden), all zeros."""
+        return np.zeros(self._state_shape, np.float32), np.zeros(self._state_shape, np.float32)
+
+    def step(self, frames: np.ndarray, main_steps: int,
+             state: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        inputs = {"frames": np.ascontiguousarray(frames, dtype=np.float32),
+                  "main_steps": np.array(main_steps, dtype=np.int64), "h_in": state[0], "c_in": state[1]}
+        log_probs, h, c = self._session("streaming").run(None, inputs)
+        return log_probs, (h, c)
+
+    def full(self, frames: np.ndarray) -> np.ndarray:
+        if len(frames) < self.stack:
+            return np.zeros((0, len(self.bundle.vocabulary)), dtype=np.float32)
+        if "offline" not in self.paths:
+            return self.step(frames, len(frames) // self.stack, self.initial_state())[0]
+        inputs = {"feats": np.ascontiguousarray(frames, dtype=np.float32)[None],
+                  "lengths": np.array([len(frames)], dtype=np.int64)}
+        return self._session("offline").run(None, inputs)[0][0]
+
+
+def load_onnx(model: str | Path | None = None, int8: bool = True, threads: int = 0,
+              preload: str = "streaming") -> tuple[Bundle, OnnxBackend]:
+    """The bundle (header only, no tensors) and backend of an exported model; see
+    :func:`exported_files` for what ``model`` may name."""
+    backend = OnnxBackend(exported_files(model, int8), threads, preload)
+    return backend.bundle, backend

@@ -1,0 +1,175 @@
+"""The acoustic model: frame stacking, a latency-controlled BiLSTM stack and a CTC head.
+
+One set of weights serves two modes. *Full* runs each direction over the whole utterance.
+*Chunked* is the streaming computation: the forward direction carries (h, c) from chunk
+to chunk, while the backward direction of every layer reads each chunk plus ``right``
+look-ahead steps from a zero state. Training draws the mode per batch so that one model
+is good at both.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+LSTMState = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of the network and its streaming geometry (chunk and right context in steps)."""
+
+    n_mels: int = 80
+    stack: int = 3
+    hidden: int = 256
+    layers: int = 4
+    vocab_size: int = 29
+    dropout: float = 0.2
+    chunk: int = 10
+    right: int = 8
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        return cls(**data)
+
+
+def reverse_within(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse each sequence's first ``lengths[b]`` steps, leaving padding where it is."""
+    steps = torch.arange(x.shape[1], device=x.device)[None, :]
+    lengths = lengths.to(x.device)[:, None]
+    index = torch.where(steps < lengths, lengths - 1 - steps, steps)
+    return x.gather(1, index[:, :, None].expand_as(x))
+
+
+class AcousticModel(nn.Module):
+    """Log-mel frames (batch, frames, n_mels) in, CTC log-probabilities per stacked step out."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.register_buffer("feat_mean", torch.zeros(config.n_mels))
+        self.register_buffer("feat_std", torch.ones(config.n_mels))
+        sizes = [config.n_mels * config.stack] + [2 * config.hidden] * (config.layers - 1)
+        self.forward_lstms = nn.ModuleList(nn.LSTM(n, config.hidden, batch_first=True) for n in sizes)
+        self.backward_lstms = nn.ModuleList(nn.LSTM(n, config.hidden, batch_first=True) for n in sizes)
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(2 * config.hidden, config.vocab_size)
+
+    def _stack(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalize, then concatenate ``stack`` consecutive frames (dropping a remainder)."""
+        k = self.config.stack
+        steps = feats.shape[1] // k
+        x = (feats[:, : steps * k] - self.feat_mean) / self.feat_std
+        return x.reshape(x.shape[0], steps, k * x.shape[2]), torch.div(lengths, k, rounding_mode="floor")
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(x)).log_softmax(-1)
+
+    def zero_state(self, batch: int = 1) -> list[LSTMState]:
+        """The forward direction's state before any audio, one (h, c) per layer."""
+        h = torch.zeros(1, batch, self.config.hidden, device=self.feat_mean.device)
+        return [(h, h.clone()) for _ in range(self.config.layers)]
+
+    def forward_full(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Plain BiLSTM over whole utterances; returns (log-probs, output lengths)."""
+        x, out_lengths = self._stack(feats, lengths)
+        for index, (fwd, bwd) in enumerate(zip(self.forward_lstms, self.backward_lstms)):
+            if index:
+                x = self.dropout(x)
+            forward_out, _ = fwd(x)
+            backward_out, _ = bwd(reverse_within(x, out_lengths))
+            x = torch.cat([forward_out, reverse_within(backward_out, out_lengths)], dim=-1)
+        return self._logits(x), out_lengths
+
+    def forward_chunked(self, feats: torch.Tensor, lengths: torch.Tensor, chunk: int | None = None,
+                        right: int | None = None, state: list[LSTMState] | None = None,
+                        main_steps: int | None = None) -> tuple[torch.Tensor, torch.Tensor, list[LSTMState]]:
+        """Latency-controlled BiLSTM over chunks of ``chunk`` steps with ``right`` look-ahead.
+
+        ``main_steps`` limits the steps that get outputs (the rest is look-ahead only, as in
+        a stream); ``state`` continues the forward direction. Returns (log-probs for the
+        main steps, output lengths, forward state after the last chunk).
+        """
+        chunk = chunk or self.config.chunk
+        right = self.config.right if right is None else right
+        x, total = self._stack(feats, lengths)
+        batch, steps, _ = x.shape
+        main = steps if main_steps is None else main_steps
+        n_chunks = max(1, -(-main // chunk))
+        padded = n_chunks * chunk + right
+        x = nn.functional.pad(x, (0, 0, 0, max(0, padded - steps)))[:, :padded]
+        starts = torch.arange(n_chunks, device=x.device) * chunk
+        window = torch.clamp(total.to(x.device)[:, None] - starts[None, :], 0, chunk + right)
+        window = window.reshape(-1).clamp(min=1)
+        look_index = (starts[:, None] + chunk + torch.arange(right, device=x.device)[None, :]).reshape(-1)
+        mains = x[:, : n_chunks * chunk]
+        looks = x[:, look_index].reshape(batch, n_chunks, right, x.shape[2])
+        state = state or self.zero_state(batch)
+        new_state: list[LSTMState] = []
+        for index, (fwd, bwd) in enumerate(zip(self.forward_lstms, self.backward_lstms)):
+            if index:
+                mains, looks = self.dropout(mains), self.dropout(looks)
+            h, c = state[index]
+            forward_parts, chunk_states = [], []
+            for k in range(n_chunks):
+                out, (h, c) = fwd(mains[:, k * chunk:(k + 1) * chunk], (h, c))
+                forward_parts.append(out)
+                chunk_states.append((h, c))
+            new_state.append((h, c))
+            forward_main = torch.cat(forward_parts, dim=1)
+            hidden = self.config.hidden
+            if right:
+                h0 = torch.stack([s[0] for s in chunk_states], dim=2).reshape(1, batch * n_chunks, hidden)
+                c0 = torch.stack([s[1] for s in chunk_states], dim=2).reshape(1, batch * n_chunks, hidden)
+                forward_look, _ = fwd(looks.reshape(batch * n_chunks, right, looks.shape[3]), (h0, c0))
+                forward_look = forward_look.reshape(batch, n_chunks, right, hidden)
+            width = mains.shape[2]
+            segments = torch.cat([mains.reshape(batch, n_chunks, chunk, width), looks], dim=2)
+            segments = segments.reshape(batch * n_chunks, chunk + right, width)
+            backward, _ = bwd(reverse_within(segments, window))
+            backward = reverse_within(backward, window).reshape(batch, n_chunks, chunk + right, hidden)
+            mains = torch.cat([forward_main, backward[:, :, :chunk].reshape(batch, n_chunks * chunk, hidden)], -1)
+            if right:
+                looks = torch.cat([forward_look, backward[:, :, chunk:]], dim=-1)
+            else:
+                looks = mains.new_zeros(batch, n_chunks, 0, 2 * hidden)
+        out_lengths = torch.clamp(total, max=main)
+        return self._logits(mains[:, :main]), out_lengths, new_state
+
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor, chunk: int | None = None,
+                right: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Full mode when ``chunk`` is None, else chunked; the training entry point."""
+        if chunk is None:
+            return self.forward_full(feats, lengths)
+        log_probs, out_lengths, _ = self.forward_chunked(feats, lengths, chunk, right)
+        return log_probs, out_lengths
+
+
+class TorchBackend:
+    """Runs an :class:`AcousticModel` for a stream or a whole file (numpy in, numpy out)."""
+
+    def __init__(self, model: AcousticModel) -> None:
+        self.model = model.eval()
+        self.stack, self.chunk, self.right = model.config.stack, model.config.chunk, model.config.right
+
+    def initial_state(self) -> list[LSTMState]:
+        return self.model.zero_state()
+
+    @torch.inference_mode()
+    def step(self, frames: np.ndarray, main_steps: int, state: list[LSTMState]) -> tuple[np.ndarray, list[LSTMState]]:
+        x = torch.from_numpy(np.ascontiguousarray(frames))[None]
+        log_probs, _, state = self.model.forward_chunked(x, torch.tensor([len(frames)]), state=state,
+                                                         main_steps=main_steps)
+        return log_probs[0].numpy(), state
+
+    @torch.inference_mode()
+    def full(self, frames: np.ndarray) -> np.ndarray:
+        if len(frames) < self.stack:
+            return np.zeros((0, self.model.config.vocab_size), dtype=np.float32)
+        x = torch.from_numpy(np.ascontiguousarray(frames))[None]
+        return self.model.forward_full(x, torch.tensor([len(frames)]))[0][0].numpy()

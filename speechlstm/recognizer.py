@@ -1,0 +1,189 @@
+"""The Python API: a :class:`Recognizer` built from a small config, mirroring the CLI.
+
+>>> from speechlstm import Recognizer
+>>> recognizer = Recognizer.from_bundle()            # the shipped English model
+>>> recognizer.transcribe_file("samples/goforward.wav").text
+>>> stream = recognizer.create_stream()               # live audio, block by block
+>>> stream.accept_waveform(16000, block); stream.decode(); stream.result.text
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from .audio import AudioError, iter_blocks, read_audio, resample, to_mono_float
+from .bundle import DEFAULT_BUNDLE, Bundle, BundleError, load_bundle
+from .decoding import Decoder, Result
+from .edge import BACKENDS, default_backend, load_onnx
+from .streaming import AcousticBackend, Stream
+
+MODES = ("offline", "streaming")
+DECODERS = ("greedy", "beam")
+DEFAULT_LM = DEFAULT_BUNDLE.parent / "lm.arpa.gz"
+
+
+@dataclass(frozen=True)
+class RecognizerConfig:
+    """How to recognize: which model, which mode, how many threads.
+
+    ``mode`` is ``offline`` (full BiLSTM over the whole file) or ``streaming`` (the chunked
+    model fed block by block, as a live source would); ``chunk_ms`` is the block size a
+    streaming file transcription feeds, which never changes the text. ``backend`` is
+    ``torch``, ``onnx``, ``onnx-int8`` (exported graphs, no torch needed) or ``auto``:
+    onnx-int8 when its files lie next to the bundle and onnxruntime is installed, else torch.
+    ``model`` may also name an ONNX file or a folder of exported graphs.
+    """
+
+    model: str | Path | None = None
+    mode: str = "offline"
+    chunk_ms: int = 100
+    threads: int = 0
+    backend: str = "auto"
+    decoder: str = "beam"
+    beam_size: int = 16
+    lm: str | Path | None = DEFAULT_LM
+    lm_weight: float = 0.8
+    word_bonus: float = 4.0
+    hotwords: tuple[tuple[str, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.backend not in ("auto", *BACKENDS):
+            raise ValueError(f"backend must be auto or one of {BACKENDS}, got {self.backend!r}")
+        if self.decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {DECODERS}, got {self.decoder!r}")
+        if self.beam_size <= 0:
+            raise ValueError(f"beam_size must be positive, got {self.beam_size}")
+        if self.chunk_ms <= 0:
+            raise ValueError(f"chunk_ms must be positive, got {self.chunk_ms}")
+        if self.threads < 0:
+            raise ValueError(f"threads must be >= 0, got {self.threads}")
+
+
+_DECODER_FIELDS = ("decoder", "beam_size", "lm", "lm_weight", "word_bonus", "hotwords")
+
+
+def build_decoder(bundle: Bundle, config: RecognizerConfig) -> Decoder:
+    """Greedy, or beam search with the configured LM and hotwords (the LM file is read once)."""
+    if config.decoder == "greedy":
+        if config.hotwords:
+            raise ValueError("hotwords need the beam decoder (decoder='beam')")
+        return bundle.decoder()
+    from .beam_search import BeamSearchDecoder
+    from .lm import load_lm
+    lm = None
+    if config.lm is not None:
+        if not Path(config.lm).is_file():
+            raise BundleError(f"language model not found: {config.lm}")
+        lm = load_lm(config.lm)
+    return BeamSearchDecoder(bundle.frame_shift, bundle.vocabulary, lm=lm, alpha=config.lm_weight,
+                             beta=config.word_bonus, beam_size=config.beam_size, hotwords=dict(config.hotwords))
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """The result for one file or array, with its duration in seconds."""
+
+    result: Result
+    duration: float
+    path: str | None = None
+
+    @property
+    def text(self) -> str:
+        return self.result.text
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "text": self.text, "duration": round(self.duration, 3),
+                "words": self.result.to_dict()["words"]}
+
+
+class Recognizer:
+    """Speech to text with one bundle; create one and reuse it for many files and streams."""
+
+    def __init__(self, bundle: Bundle, backend: AcousticBackend, config: RecognizerConfig,
+                 decoder: Decoder | None = None) -> None:
+        self.bundle, self.backend, self.config = bundle, backend, config
+        self.decoder = decoder or build_decoder(bundle, config)
+
+    @classmethod
+    def from_config(cls, config: RecognizerConfig) -> "Recognizer":
+        """Load the model with the configured backend (``auto`` resolved in the returned config)."""
+        if config.backend == "auto":
+            config = replace(config, backend=default_backend(config.model))
+        if config.backend != "torch":
+            bundle, backend = load_onnx(config.model, int8=config.backend == "onnx-int8", threads=config.threads,
+                                        preload=config.mode)
+            return cls(bundle, backend, config)
+        try:
+            import torch
+        except ImportError:
+            raise BundleError("the torch backend needs torch (pip install 'speechlstm[torch]'); without it, "
+                              "export the model once (speechlstm export) and use an onnx backend") from None
+        from .model import TorchBackend
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        bundle = load_bundle(config.model)
+        return cls(bundle, TorchBackend(bundle.acoustic_model()), config)
+
+    @classmethod
+    def from_bundle(cls, model: str | Path | None = None, **options) -> "Recognizer":
+        """Load ``model`` (default: the shipped model); ``options`` are RecognizerConfig fields."""
+        return cls.from_config(RecognizerConfig(model=model, **options))
+
+    def with_options(self, **options) -> "Recognizer":
+        """The same loaded model (and decoder, unless its options change) with other options."""
+        reload = {"model", "backend", "threads"} & set(options)
+        if reload:
+            raise ValueError(f"{', '.join(sorted(reload))} need a new Recognizer (from_config), not with_options")
+        config = replace(self.config, **options)
+        same_decoder = all(getattr(config, name) == getattr(self.config, name) for name in _DECODER_FIELDS)
+        return Recognizer(self.bundle, self.backend, config, self.decoder if same_decoder else None)
+
+    @property
+    def sample_rate(self) -> int:
+        return self.bundle.sample_rate
+
+    def create_stream(self) -> Stream:
+        """A new stream with its own state; any number can run side by side."""
+        return Stream(self.backend, self.bundle.frontend, self.decoder)
+
+    def transcribe(self, samples: np.ndarray, sample_rate: int) -> Transcript:
+        """Transcribe an in-memory signal: (n,) or (n, channels), any numeric dtype and rate."""
+        if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+            raise AudioError(f"sample_rate must be a positive integer, got {sample_rate!r}")
+        if not isinstance(samples, np.ndarray):
+            raise AudioError(f"samples must be a numpy array, got {type(samples).__name__}")
+        audio = resample(to_mono_float(samples), int(sample_rate), self.sample_rate)
+        if self.config.mode == "streaming":
+            block = max(1, self.config.chunk_ms * self.sample_rate // 1000)
+            return self._stream_blocks(audio[i:i + block] for i in range(0, len(audio), block))
+        return self._offline(audio)
+
+    def transcribe_file(self, path: str | bytes | os.PathLike) -> Transcript:
+        """Transcribe an audio file; streaming mode reads it from disk block by block."""
+        path = os.fsdecode(path)
+        if self.config.mode == "streaming":
+            blocks = iter_blocks(path, self.sample_rate, self.config.chunk_ms / 1000)
+            transcript = self._stream_blocks(blocks)
+            if transcript.duration == 0:
+                raise AudioError(f"{path}: contains no audio samples")
+        else:
+            transcript = self._offline(read_audio(path, self.sample_rate))
+        return replace(transcript, path=path)
+
+    def _offline(self, audio: np.ndarray) -> Transcript:
+        decoder = self.decoder
+        state = decoder.new_state()
+        decoder.advance(state, self.backend.full(self.bundle.feature_extractor()(audio)))
+        return Transcript(decoder.result(state, final=True), len(audio) / self.sample_rate)
+
+    def _stream_blocks(self, blocks) -> Transcript:
+        stream = self.create_stream()
+        for block in blocks:
+            stream.accept_waveform(self.sample_rate, block)
+            stream.decode()
+        return Transcript(stream.finalize(), stream.seconds_received)

@@ -1,0 +1,50 @@
+"""Shared fixtures: tiny random-weight models (fast) and the shipped bundle (where it matters)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """Tiny LSTMs run fastest and steadiest on one thread, whatever else the machine is doing."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory) -> Path:
+    import torch
+
+    from speechlstm.bundle import save_bundle
+    from speechlstm.frontend import FrontendConfig
+    from speechlstm.model import AcousticModel, ModelConfig
+
+    torch.manual_seed(0)
+    model = AcousticModel(ModelConfig(hidden=24, layers=2, chunk=5, right=3))
+    path = tmp_path_factory.mktemp("bundle") / "tiny.safetensors"
+    return save_bundle(path, model, FrontendConfig(), dtype=np.float32)
+
+
+@pytest.fixture(scope="session")
+def shipped_bundle() -> Path:
+    from speechlstm.bundle import DEFAULT_BUNDLE
+    if not DEFAULT_BUNDLE.exists():
+        pytest.fail(f"the shipped model is missing: {DEFAULT_BUNDLE}")
+    return DEFAULT_BUNDLE
+
+
+def sample_transcripts() -> dict[Path, str]:
+    return {wav: wav.with_suffix(".txt").read_text().strip() for wav in sorted(SAMPLES.glob("*.wav"))}

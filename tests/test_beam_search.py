@@ -1,0 +1,197 @@
+"""BeamSearchDecoder on synthetic CTC posteriors: greedy agreement, LM fusion, hotwords,
+streaming equivalence and bounded state."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from speechlstm.beam_search import BeamSearchDecoder
+from speechlstm.decoding import GreedyDecoder
+from speechlstm.lm import ArpaLM
+from speechlstm.text import VOCABULARY, text_to_ids
+
+FRAME = 0.03
+V = len(VOCABULARY)
+INDEX = {ch: i for i, ch in enumerate(VOCABULARY)}
+
+ARPA = """\\data\\
+ngram 1=10
+ngram 2=6
+
+\\1-grams:
+-2.0\t<unk>
+-99\t<s>\t-0.3
+-1.0\t</s>
+-1.0\tthe\t-0.3
+-2.0\tcat\t-0.3
+-2.0\tcot\t-0.3
+-1.5\tsat\t-0.3
+-1.5\ton\t-0.3
+-1.7\tmat\t-0.3
+-1.7\tnew\t-0.3
+
+\\2-grams:
+-0.3\t<s> the
+-0.5\tthe cat
+-3.0\tthe cot
+-0.4\tcat sat
+-0.4\tcot sat
+-0.3\tsat on
+
+\\end\\
+"""
+
+
+@pytest.fixture(scope="module")
+def lm(tmp_path_factory: pytest.TempPathFactory) -> ArpaLM:
+    path = Path(tmp_path_factory.mktemp("lm")) / "tiny.arpa"
+    path.write_text(ARPA)
+    return ArpaLM(path)
+
+
+def frames(spec: list[dict[str, float]], floor: float = 1e-4) -> np.ndarray:
+    """Log-softmax rows from per-frame {symbol: probability} dicts ('_' is blank)."""
+    out = np.full((len(spec), V), floor)
+    for row, probs in zip(out, spec):
+        for ch, p in probs.items():
+            row[0 if ch == "_" else INDEX[ch]] = p
+    out /= out.sum(axis=1, keepdims=True)
+    return np.log(out)
+
+
+def spell(text: str, rng: np.random.Generator, peak: float = 0.9) -> np.ndarray:
+    """A peaked posterior path for ``text``: each character 1-3 frames, random blanks."""
+    path: list[int] = []
+    previous = None
+    for token in text_to_ids(text):
+        if token == previous:
+            path.append(0)
+        path += [token] * int(rng.integers(1, 4)) + [0] * int(rng.integers(0, 3))
+        previous = token
+    probs = rng.random((len(path), V)) * (1 - peak) / V
+    probs[np.arange(len(path)), path] = peak
+    probs /= probs.sum(axis=1, keepdims=True)
+    return np.log(probs)
+
+
+def decode(decoder, log_probs: np.ndarray, chunks: list[int] | None = None):
+    state = decoder.new_state()
+    for part in np.split(log_probs, np.cumsum(chunks)[:-1]) if chunks else [log_probs]:
+        decoder.advance(state, part)
+    return decoder.result(state, final=True)
+
+
+def ambiguous(word_a: str, word_b: str, p_a: float, prefix: str = "the ", suffix: str = " sat") -> np.ndarray:
+    """Clear frames for prefix/suffix; the differing letter favours word_b by 1 - p_a."""
+    spec: list[dict[str, float]] = []
+    for ch in prefix:
+        spec += [{ch: 0.95}, {"_": 0.95}]
+    for a, b in zip(word_a, word_b):
+        spec += [{a: 0.95}] if a == b else [{a: p_a, b: 1 - p_a}]
+        spec += [{"_": 0.95}]
+    for ch in suffix:
+        spec += [{ch: 0.95}, {"_": 0.95}]
+    return frames(spec)
+
+
+TEXTS = ["hello world", "it's a fine day to see the bookkeeper", "aaa bb a", "too good to be true",
+         "a", "mississippi river boats"]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_without_lm_equals_greedy_on_peaked_posteriors(text: str) -> None:
+    log_probs = spell(text, np.random.default_rng(len(text)))
+    greedy = decode(GreedyDecoder(FRAME), log_probs)
+    beam = decode(BeamSearchDecoder(FRAME, beam_size=8), log_probs)
+    assert beam.text == greedy.text == text
+    for g, b in zip(greedy.words, beam.words):
+        assert (g.word, g.start, g.end) == (b.word, b.start, b.end)
+        assert b.confidence == pytest.approx(g.confidence, rel=1e-6)
+
+
+def test_word_times_and_confidence() -> None:
+    log_probs = frames([{"_": 0.9}, {"h": 0.8, "_": 0.2}, {"h": 0.8, "_": 0.2}, {"i": 0.6, "_": 0.4},
+                        {"_": 0.9}, {" ": 0.9}, {"y": 0.9}, {"o": 0.9}, {"_": 0.9}])
+    result = decode(BeamSearchDecoder(FRAME), log_probs)
+    assert result.text == "hi yo"
+    hi, yo = result.words
+    assert (hi.start, hi.end) == pytest.approx((0.03, 0.12))
+    assert (yo.start, yo.end) == pytest.approx((0.18, 0.24))
+    assert hi.confidence == pytest.approx(np.sqrt(0.8 * 0.6), rel=1e-2)
+    assert 0.0 < hi.confidence <= 1.0
+
+
+def test_lm_corrects_an_ambiguous_word(lm: ArpaLM) -> None:
+    log_probs = ambiguous("cat", "cot", p_a=0.4)
+    assert decode(BeamSearchDecoder(FRAME), log_probs).text == "the cot sat"
+    assert decode(BeamSearchDecoder(FRAME, lm=lm, alpha=1.0, beta=0.0), log_probs).text == "the cat sat"
+
+
+def test_lm_does_not_override_clear_acoustics(lm: ArpaLM) -> None:
+    log_probs = ambiguous("cat", "cot", p_a=0.001)
+    assert decode(BeamSearchDecoder(FRAME, lm=lm, alpha=0.5), log_probs).text == "the cot sat"
+
+
+def test_hotword_makes_a_rare_word_win(lm: ArpaLM) -> None:
+    log_probs = ambiguous("kat", "cat", p_a=0.3)
+    plain = BeamSearchDecoder(FRAME, lm=lm, alpha=0.5)
+    assert decode(plain, log_probs).text == "the cat sat"
+    boosted = BeamSearchDecoder(FRAME, lm=lm, alpha=0.5, hotwords={"Kat": 8.0})
+    assert decode(boosted, log_probs).text == "the kat sat"
+
+
+def test_hotword_phrase_and_partial_bonus_withdrawn() -> None:
+    log_probs = ambiguous("new york", "new yolk", p_a=0.3, prefix="", suffix="")
+    assert decode(BeamSearchDecoder(FRAME), log_probs).text == "new yolk"
+    assert decode(BeamSearchDecoder(FRAME, hotwords={"new york": 5.0}), log_probs).text == "new york"
+    # A phrase that is only partly matched ("new yorkshire") leaves no bonus behind.
+    decoder = BeamSearchDecoder(FRAME, hotwords={"new yorkshire": 5.0})
+    assert decode(decoder, log_probs).text == "new yolk"
+
+
+def test_hotword_only_matches_whole_words() -> None:
+    log_probs = ambiguous("scat", "scot", p_a=0.4, prefix="", suffix="")
+    assert decode(BeamSearchDecoder(FRAME, hotwords={"cat": 5.0}), log_probs).text == "scot"
+
+
+@pytest.mark.parametrize("chunks", [[1] * 40, [7, 3, 11, 2, 100], [5] * 20])
+def test_chunked_equals_whole(lm: ArpaLM, chunks: list[int]) -> None:
+    rng = np.random.default_rng(3)
+    log_probs = np.concatenate([ambiguous("cat", "cot", p_a=0.45), spell("on the mat", rng, peak=0.6)])
+    chunks = chunks + [len(log_probs)]
+    decoder = BeamSearchDecoder(FRAME, lm=lm, alpha=0.8, hotwords={"mat": 2.0})
+    assert decode(decoder, log_probs, chunks) == decode(decoder, log_probs)
+
+
+def test_partial_results_while_streaming(lm: ArpaLM) -> None:
+    decoder = BeamSearchDecoder(FRAME, lm=lm)
+    state = decoder.new_state()
+    log_probs = spell("the cat sat", np.random.default_rng(1))
+    decoder.advance(state, log_probs[: len(log_probs) // 2])
+    partial = decoder.result(state)
+    decoder.advance(state, log_probs[len(log_probs) // 2:])
+    assert "the cat sat".startswith(partial.text)
+    assert decoder.result(state, final=True).text == "the cat sat"
+    assert decoder.result(state, final=True).text == "the cat sat"  # final does not consume
+
+
+def test_state_stays_bounded_on_long_input(lm: ArpaLM) -> None:
+    rng = np.random.default_rng(7)
+    decoder = BeamSearchDecoder(FRAME, lm=lm, beam_size=6, lm_cache_size=50)
+    state = decoder.new_state()
+    noisy = np.log(rng.dirichlet(np.full(V, 0.3), size=2000))
+    for chunk in np.split(noisy, 100):
+        decoder.advance(state, chunk)
+        assert len(state.beams) <= 6
+        assert len(state.lm_cache) <= 50
+    assert state.frames == 2000
+    assert decoder.result(state, final=True).text == decoder.result(state, final=True).text
+
+
+def test_token_pruning_limits_candidates() -> None:
+    decoder = BeamSearchDecoder(FRAME, top_k=3, token_min_logp=-2.0)
+    rows = decoder._candidates(frames([{"a": 0.5, "b": 0.3, "c": 0.15}, {"_": 0.99}]))
+    assert set(rows[0]) == {INDEX["a"], INDEX["b"], INDEX["c"]}
+    assert rows[1] == []

@@ -1,0 +1,275 @@
+"""Live transcription: endpointing on synthetic block sources, and the CLI through a real
+PulseAudio daemon whose default source is a FIFO the test plays clips into."""
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from speechlstm import Recognizer, RecognizerConfig, load_bundle
+from speechlstm.cli import EXIT_DEVICE, main
+from speechlstm.live import EndpointConfig, LiveSession, transcribe_live
+from speechlstm.text import VOCABULARY
+
+from conftest import SAMPLES
+
+THREE = SAMPLES / "three_utterances.wav"
+# speech spans of three_utterances.wav (samples/README.md), in seconds
+THREE_SPANS = [(0.300, 1.196), (2.196, 3.761), (4.761, 6.121)]
+
+
+def _blocks(samples: np.ndarray, rate: int, seconds: float = 0.1):
+    step = int(rate * seconds)
+    return ((rate, samples[i:i + step]) for i in range(0, len(samples), step))
+
+
+def _finals(recognizer, samples, rate, endpoint=None):
+    return [e for e in transcribe_live(recognizer, _blocks(samples, rate), endpoint) if e.kind == "final"]
+
+
+def _wer(reference: str, hypothesis: str) -> float:
+    import jiwer
+    return jiwer.wer(reference, hypothesis) if reference else float(bool(hypothesis))
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Run as ``speechlstm live`` does: one torch thread (restored afterwards)."""
+    import torch
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_bundle, one_thread):
+    return Recognizer.from_bundle(tiny_bundle)
+
+
+@pytest.fixture(scope="module")
+def shipped(shipped_bundle, one_thread):
+    return Recognizer.from_bundle(shipped_bundle)
+
+
+def test_energy_endpoints_split_three_utterances_even_with_random_weights(tiny):
+    samples, rate = sf.read(THREE, dtype="float32")
+    finals = _finals(tiny, samples, rate)
+    assert len(finals) == 3
+    for event, (start, end) in zip(finals, THREE_SPANS):
+        assert event.words and all(start - 0.5 <= w.start and w.end <= end + 1.0 for w in event.words)
+
+
+def test_max_utterance_cuts_long_speech(tiny):
+    rng = np.random.default_rng(0)
+    noise = (rng.standard_normal(16000 * 5) * 0.1).astype(np.float32)
+    events = list(transcribe_live(tiny, _blocks(noise, 16000), EndpointConfig(max_utterance=1.0)))
+    finals = [e for e in events if e.kind == "final"]
+    assert len(finals) >= 4 and all(e.end - e.start <= 1.05 for e in finals)
+    assert all(a.end <= b.start + 1e-6 for a, b in zip(finals, finals[1:]))
+
+
+def test_partials_carry_session_times_and_precede_their_final(tiny):
+    samples, rate = sf.read(THREE, dtype="float32")
+    events = list(transcribe_live(tiny, _blocks(samples, rate)))
+    assert [e.kind for e in events].count("final") == 3
+    second = events[[i for i, e in enumerate(events) if e.kind == "final"][0] + 1:]
+    assert second[0].kind == "partial" and second[0].start >= THREE_SPANS[0][1]
+    assert json.loads(json.dumps(events[-1].to_dict()))["words"]
+
+
+class _LoudIsSpeech:
+    """A stand-in acoustic model: emits "a" on loud frames and blank elsewhere.
+
+    It lets the decoder-silence rules be tested in steady background noise (where the energy
+    rule never fires) without depending on what a trained model hears.
+    """
+
+    stack, chunk, right = 3, 10, 8
+
+    def initial_state(self):
+        return None
+
+    def step(self, frames, main_steps, state):
+        loud = frames[:main_steps * self.stack].reshape(main_steps, self.stack, -1).mean(axis=(1, 2)) > -4.5
+        log_probs = np.full((main_steps, len(VOCABULARY)), -30.0, dtype=np.float32)
+        log_probs[:, 0] = np.where(loud, -30.0, 0.0)
+        log_probs[:, VOCABULARY.index("a")] = np.where(loud, 0.0, -30.0)
+        return log_probs, state
+
+
+def test_decoder_silence_ends_utterances_in_steady_noise(tiny_bundle):
+    recognizer = Recognizer(load_bundle(tiny_bundle), _LoudIsSpeech(), RecognizerConfig(mode="streaming"))
+    rng = np.random.default_rng(1)
+    audio = (rng.standard_normal(16000 * 9) * 0.01).astype(np.float32)  # -40 dBFS: never "silent" by energy
+    for start in (1.0, 3.0):
+        audio[int(start * 16000):int((start + 0.5) * 16000)] *= 30
+    session = LiveSession(recognizer)
+    events = list(session.events(_blocks(audio, 16000)))
+    finals = [e for e in events if e.kind == "final"]
+    assert [round(e.start, 1) for e in finals] == [1.0, 3.0]
+    assert [e.kind for e in events] == ["partial", "final", "partial", "final"]
+
+
+def test_no_speech_restarts_the_stream_without_events(tiny_bundle):
+    recognizer = Recognizer(load_bundle(tiny_bundle), _LoudIsSpeech(), RecognizerConfig(mode="streaming"))
+    session = LiveSession(recognizer, EndpointConfig(trailing_silence_no_speech=2.0))
+    noise = (np.random.default_rng(2).standard_normal(16000 * 5) * 0.01).astype(np.float32)
+    offsets = []
+
+    def source():
+        for item in _blocks(noise, 16000):
+            offsets.append(session.utterance.offset if session.utterance else None)
+            yield item
+
+    assert list(session.events(source())) == []
+    starts = sorted({offset for offset in offsets if offset is not None})
+    # each restart comes 2.0 s of decoded audio later, i.e. at most chunk + right + a block later
+    assert len(starts) == 3 and all(2.0 <= b - a <= 2.0 + 0.3 + 0.24 + 0.1 for a, b in zip(starts, starts[1:])), starts
+
+
+def test_three_utterances_give_three_finals(shipped):
+    samples, rate = sf.read(THREE, dtype="float32")
+    finals = _finals(shipped, samples, rate)
+    assert len(finals) == 3, [e.text for e in finals]
+    for event, (start, end) in zip(finals, THREE_SPANS):
+        assert event.text and start - 0.3 <= event.start < event.end <= end + 0.3, (event, start, end)
+
+
+def test_silence_alone_emits_nothing(shipped):
+    assert list(transcribe_live(shipped, _blocks(np.zeros(16000 * 6, np.float32), 16000))) == []
+
+
+# --- the CLI against a real audio stack -------------------------------------------------
+
+PULSE_SCRIPT = """.fail
+load-module module-native-protocol-unix
+load-module module-pipe-source source_name=virtmic file={fifo} format=s16le rate=16000 channels=1
+set-default-source virtmic
+"""
+
+
+@pytest.fixture(scope="module")
+def pulse(tmp_path_factory):
+    """A private PulseAudio daemon whose default source reads 16 kHz s16le from a FIFO.
+
+    Yields (environment for clients, FIFO path). The daemon runs in the foreground of its
+    own process, so it is stopped by that PID.
+    """
+    if shutil.which("pulseaudio") is None or shutil.which("pactl") is None:
+        pytest.skip("pulseaudio is not installed (tools/install_system_deps.sh installs it)")
+    root = tmp_path_factory.mktemp("pulse")
+    runtime, home = root / "run", root / "home"
+    for folder in (runtime, home):
+        folder.mkdir(mode=0o700)
+    fifo = root / "mic.fifo"
+    (root / "default.pa").write_text(PULSE_SCRIPT.format(fifo=fifo))
+    (root / "client.conf").write_text("autospawn = no\n")
+    env = {**os.environ, "HOME": str(home), "XDG_RUNTIME_DIR": str(runtime),
+           "PULSE_SERVER": f"unix:{runtime}/pulse/native", "PULSE_CLIENTCONFIG": str(root / "client.conf")}
+    daemon = subprocess.Popen(
+        ["pulseaudio", "--daemonize=no", "-n", "-F", str(root / "default.pa"), "--exit-idle-time=-1",
+         "--disallow-exit", "--resample-method=soxr-vhq", f"--log-target=file:{root / 'pulse.log'}"],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 15
+        while subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode != 0:
+            if daemon.poll() is not None or time.monotonic() > deadline:
+                pytest.skip(f"pulseaudio did not start: {(root / 'pulse.log').read_text()[-500:]}")
+            time.sleep(0.1)
+        yield env, fifo
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=10)
+
+
+def _play(fifo: Path, pieces: list[np.ndarray], rate: int = 16000) -> None:
+    """Write int16 ``pieces`` into the FIFO at real-time pace, 50 ms at a time."""
+    audio = np.concatenate(pieces)
+    step = rate // 20
+    with open(fifo, "wb") as pipe:
+        start = time.monotonic()
+        for i in range(0, len(audio), step):
+            pipe.write(audio[i:i + step].tobytes())
+            pipe.flush()
+            time.sleep(max(0.0, start + (i + step) / rate - time.monotonic()))
+
+
+def _wait_for(stream, marker: bytes, timeout: float) -> None:
+    """Read the raw pipe (no buffering that select() cannot see) until ``marker`` appears."""
+    deadline, seen = time.monotonic() + timeout, b""
+    while marker not in seen:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([stream], [], [], remaining)[0]:
+            raise AssertionError(f"no {marker!r} on stderr within {timeout} s: {seen!r}")
+        chunk = os.read(stream.fileno(), 4096)
+        if not chunk:
+            raise AssertionError(f"process ended before {marker!r}: {seen!r}")
+        seen += chunk
+
+
+def _streaming_text(model: Path, clip: Path, capsys) -> str:
+    capsys.readouterr()
+    assert main(["transcribe", "--mode", "streaming", "--format", "json", "--model", str(model), str(clip)]) == 0
+    return json.loads(capsys.readouterr().out)["text"]
+
+
+def test_live_cli_through_pulseaudio(pulse, shipped, shipped_bundle, tmp_path, capsys):
+    """Clip A, 1.5 s of silence (an endpoint), clip B, then Ctrl-C 0.4 s later (the flush).
+
+    Clip A starts a stream exactly as ``transcribe --mode streaming`` does, so its text must
+    match that. Clip B's stream starts where the endpoint fell, in silence, which a
+    chunked model may hear slightly differently; it must match the event API fed the same
+    audio in the same 100 ms blocks in-process.
+    """
+    env, fifo = pulse
+    clips = [SAMPLES / "goforward.wav", SAMPLES / "espeak_kitchen_lights.wav"]
+    audio = [sf.read(clip, dtype="int16")[0] for clip in clips]
+    played = [audio[0], np.zeros(24000, np.int16), audio[1], np.zeros(3200, np.int16)]
+    expected = [e.text for e in _finals(shipped, np.concatenate(played), 16000)]
+    assert len(expected) == 2 and expected[0] == _streaming_text(shipped_bundle, clips[0], capsys)
+    log = tmp_path / "finals.jsonl"
+    log.write_text("")
+    live = subprocess.Popen(
+        [sys.executable, "-m", "speechlstm", "live", "--device", "pulse", "--format", "json",
+         "--model", str(shipped_bundle), "-o", str(log)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(live.stderr, b"listening", timeout=30)
+        player = threading.Thread(target=_play, args=(fifo, played), daemon=True)
+        player.start()
+        player.join(timeout=30)
+        assert not player.is_alive(), "the FIFO stopped accepting audio"
+        time.sleep(0.2)
+        live.send_signal(signal.SIGINT)
+        out, err = live.communicate(timeout=30)
+    finally:
+        if live.poll() is None:
+            live.kill()
+    assert live.returncode == 0, err
+    finals = [json.loads(line) for line in out.splitlines()]
+    texts = [f["text"] for f in finals]
+    assert texts == expected or (len(texts) == 2 and all(_wer(e, t) <= 0.1 for e, t in zip(expected, texts))), (
+        expected, texts)
+    assert finals[0]["end"] < finals[1]["start"] and set(finals[0]) == {"text", "start", "end", "words"}
+    assert log.read_text() == out
+
+
+def test_live_cli_missing_device_lists_devices(pulse):
+    env, _ = pulse
+    done = subprocess.run([sys.executable, "-m", "speechlstm", "live", "--device", "no such mic"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == EXIT_DEVICE and done.stdout == ""
+    errors = [line for line in done.stderr.splitlines() if line.startswith("speechlstm:")]
+    assert len(errors) == 1 and "'no such mic'" in errors[0] and "'pulse'" in errors[0], done.stderr

@@ -1,0 +1,535 @@
+"""Hard inputs: every bad or awkward input has a documented outcome (issue #7).
+
+Each table row is an input and what must happen to it: a transcription that succeeds, or
+a one-line error naming the file with the documented exit code (1 input, 3 model,
+4 output). File inputs go through the CLI in-process (offline) and through the Python
+API (streaming, reading block by block); model files through both too.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+import stat
+import time
+import tracemalloc
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+import soundfile as sf
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
+from safetensors import safe_open
+from safetensors.numpy import save_file
+
+import speechlstm.recognizer as recognizer_module
+from speechlstm import AudioError, Recognizer, StreamError
+from speechlstm.audio import read_audio, to_mono_float
+from speechlstm.bundle import BundleError
+from speechlstm.cli import main
+from speechlstm.formats import atomic_write
+from speechlstm.frontend import LogMel, StreamingLogMel
+
+from conftest import SAMPLES
+
+RATE = 16000
+NON_UTF8 = b"caf\xe9-\xff.wav"
+
+
+def _noise(seconds: float, rate: int = RATE, scale: float = 0.1, seed: int = 0) -> np.ndarray:
+    return (np.random.default_rng(seed).standard_normal(int(seconds * rate)) * scale).astype(np.float32)
+
+
+def _wav_bytes(samples: np.ndarray, rate: int, subtype: str | None = None, fmt: str = "WAV") -> bytes:
+    import io
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, rate, format=fmt, subtype=subtype)
+    return buffer.getvalue()
+
+
+def _with_header_rate(rate: int) -> bytes:
+    """A 16-bit mono WAV whose header claims ``rate`` (16000 frames of noise)."""
+    data = bytearray(_wav_bytes(_noise(1.0), RATE, "PCM_16"))
+    data[24:28] = rate.to_bytes(4, "little")
+    data[28:32] = (2 * rate).to_bytes(4, "little")
+    return bytes(data)
+
+
+def _speech(seconds: float) -> np.ndarray:
+    audio = read_audio(SAMPLES / "goforward.wav")
+    middle = len(audio) // 2
+    return audio[middle:middle + int(seconds * RATE)]
+
+
+@dataclass(frozen=True)
+class FileCase:
+    """An input file, how to make its bytes, and the expected outcome."""
+
+    name: str
+    make: Callable[[], bytes] | None
+    error: str | None = None
+    duration: float | None = None
+
+
+FILE_CASES = [
+    FileCase("empty.wav", lambda: b"", "cannot read audio"),
+    FileCase("zero_frames.wav", lambda: _wav_bytes(np.zeros(0, np.float32), RATE, "PCM_16"), "contains no audio"),
+    FileCase("truncated.wav", lambda: _wav_bytes(_noise(1.0), RATE, "PCM_16")[:16044], duration=0.5),
+    FileCase("truncated.flac", lambda: _wav_bytes(_noise(1.0), RATE, "PCM_16", "FLAC")[:12000],
+             "corrupt or truncated"),
+    FileCase("corrupt_header.wav", lambda: b"XXXX" + _wav_bytes(_noise(0.5), RATE)[4:], "cannot read audio"),
+    FileCase("text_renamed.wav", lambda: b"this is a text file, not audio\n" * 20, "cannot read audio"),
+    FileCase("a_directory.wav", None, "is a directory"),
+    FileCase("missing.wav", lambda: None, "no such file"),
+    FileCase("rate_1hz_header.wav", lambda: _with_header_rate(1), "implausible sample rate 1 Hz"),
+    FileCase("rate8k.wav", lambda: _wav_bytes(_noise(1.0, 8000), 8000), duration=1.0),
+    FileCase("rate22050.wav", lambda: _wav_bytes(_noise(1.0, 22050), 22050), duration=1.0),
+    FileCase("rate44100.flac", lambda: _wav_bytes(_noise(1.0, 44100), 44100, fmt="FLAC"), duration=1.0),
+    FileCase("rate48k.wav", lambda: _wav_bytes(_noise(1.0, 48000), 48000), duration=1.0),
+    FileCase("rate96k.wav", lambda: _wav_bytes(_noise(1.0, 96000), 96000, "PCM_24"), duration=1.0),
+    FileCase("stereo.wav", lambda: _wav_bytes(np.stack([_noise(1.0), _noise(1.0, seed=1)], 1), RATE), duration=1.0),
+    FileCase("six_channels.wav", lambda: _wav_bytes(np.stack([_noise(1.0, seed=s) for s in range(6)], 1), RATE),
+             duration=1.0),
+    FileCase("pcm_u8.wav", lambda: _wav_bytes(_noise(1.0), RATE, "PCM_U8"), duration=1.0),
+    FileCase("pcm_24.wav", lambda: _wav_bytes(_noise(1.0), RATE, "PCM_24"), duration=1.0),
+    FileCase("float32.wav", lambda: _wav_bytes(_noise(1.0), RATE, "FLOAT"), duration=1.0),
+    FileCase("nan_samples.wav", lambda: _wav_bytes(np.where(np.arange(RATE) % 3 == 0, np.nan, _noise(1.0))
+                                                  .astype(np.float32), RATE, "FLOAT"), duration=1.0),
+    FileCase("inf_samples.wav", lambda: _wav_bytes(np.tile(np.float32([np.inf, -np.inf, 0.1]), RATE // 3), RATE,
+                                                  "FLOAT"), duration=1.0),
+    FileCase("huge_floats.wav", lambda: _wav_bytes(np.tile(np.float32([1e30, -1e30, 3e38]), RATE // 3), RATE,
+                                                  "FLOAT"), duration=1.0),
+    FileCase("clipping.wav", lambda: _wav_bytes(np.clip(_noise(1.0, scale=5.0), -1, 1), RATE, "PCM_16"),
+             duration=1.0),
+    FileCase("dc_offset.wav", lambda: _wav_bytes(0.6 + _noise(1.0), RATE, "PCM_16"), duration=1.0),
+    FileCase("silence.wav", lambda: _wav_bytes(np.zeros(RATE, np.float32), RATE, "PCM_16"), duration=1.0),
+    FileCase("white_noise.wav", lambda: _wav_bytes(_noise(2.0, scale=0.5), RATE, "PCM_16"), duration=2.0),
+    FileCase("speech_50ms.wav", lambda: _wav_bytes(_speech(0.05), RATE, "PCM_16"), duration=0.05),
+    FileCase("shorter_than_a_frame.wav", lambda: _wav_bytes(_noise(0.005), RATE, "PCM_16"), duration=0.005),
+    FileCase("vorbis.ogg", lambda: _wav_bytes(_noise(1.0), RATE, "VORBIS", "OGG"), duration=1.0),
+]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("hard_inputs")
+    for case in FILE_CASES:
+        if case.make is None:
+            (folder / case.name).mkdir()
+        elif (content := case.make()) is not None:
+            (folder / case.name).write_bytes(content)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def streaming(tiny_bundle) -> Recognizer:
+    return Recognizer.from_bundle(tiny_bundle, mode="streaming", chunk_ms=250)
+
+
+def _cli(capsys, *argv) -> tuple[int, str, str]:
+    code = main([os.fsdecode(a) if isinstance(a, bytes) else str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _assert_one_line_error(err: str, *fragments: str) -> None:
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("speechlstm: error: ") and "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+
+
+@pytest.mark.parametrize("case", FILE_CASES, ids=lambda c: c.name)
+def test_file_through_cli(capsys, tiny_bundle, files, case):
+    code, out, err = _cli(capsys, "transcribe", "--model", tiny_bundle, "--format", "json", files / case.name)
+    if case.error:
+        assert code == 1 and out == ""
+        _assert_one_line_error(err, case.error, case.name)
+    else:
+        assert code == 0, err
+        record = json.loads(out)
+        assert record["duration"] == pytest.approx(case.duration, abs=0.01)
+        assert isinstance(record["text"], str)
+
+
+@pytest.mark.parametrize("case", FILE_CASES, ids=lambda c: c.name)
+def test_file_through_api_streaming(streaming, files, case):
+    if case.error:
+        with pytest.raises(AudioError, match=case.error) as caught:
+            streaming.transcribe_file(files / case.name)
+        assert case.name in str(caught.value)
+    else:
+        transcript = streaming.transcribe_file(files / case.name)
+        assert transcript.duration == pytest.approx(case.duration, abs=0.01)
+        assert all(np.isfinite([w.confidence for w in transcript.result.words]))
+
+
+def test_unreadable_file(capsys, tiny_bundle, tmp_path):
+    locked = tmp_path / "locked.wav"
+    locked.write_bytes(_wav_bytes(_noise(0.5), RATE))
+    locked.chmod(0)
+    if os.access(locked, os.R_OK):
+        pytest.skip("running as root (or with CAP_DAC_OVERRIDE): chmod 000 does not stop reads")
+    code, out, err = _cli(capsys, "transcribe", "--model", tiny_bundle, locked)
+    assert code == 1 and out == ""
+    _assert_one_line_error(err, "cannot read audio", "locked.wav")
+
+
+def test_non_utf8_file_name(capsys, tiny_bundle, files, tmp_path):
+    """Bytes paths work in the API; the CLI echoes the name so that it maps back to the same bytes."""
+    path = os.fsencode(tmp_path) + b"/" + NON_UTF8
+    with open(path, "wb") as handle:
+        handle.write(_wav_bytes(_noise(0.5), RATE))
+    transcript = Recognizer.from_bundle(tiny_bundle).transcribe_file(path)
+    assert os.fsencode(transcript.path) == path and transcript.duration == pytest.approx(0.5)
+    code, out, err = _cli(capsys, "transcribe", "--model", tiny_bundle, "--format", "json", path)
+    assert code == 0, err
+    assert os.fsencode(json.loads(out)["path"]) == path
+    listing = tmp_path / "listing.tsv"
+    code, _, err = _cli(capsys, "transcribe", "--model", tiny_bundle, "-o", listing, path, files / "silence.wav")
+    assert code == 0, err
+    assert listing.read_bytes().split(b"\t")[0] == path
+
+
+@pytest.mark.parametrize("target,fragment", [
+    ("missing_dir/out.txt", "does not exist"),
+    ("existing_dir", "cannot write"),
+], ids=["output-in-missing-directory", "output-is-a-directory"])
+def test_output_errors_exit_4(capsys, tiny_bundle, files, tmp_path, target, fragment):
+    (tmp_path / "existing_dir").mkdir()
+    code, out, err = _cli(capsys, "transcribe", "--model", tiny_bundle, "-o", tmp_path / target,
+                          files / "silence.wav")
+    assert code == 4 and out == ""
+    _assert_one_line_error(err, fragment)
+    assert not [p for p in tmp_path.rglob("*.tmp")]
+
+
+# Model bundles ---------------------------------------------------------------------------
+
+class _Exploit:
+    """Unpickling this would create ``marker``: proof that a loader executed code."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return Path.touch, (self.marker,)
+
+
+def _rewrite(tiny_bundle: Path, target: Path, edit_header=None, edit_tensors=None) -> None:
+    with safe_open(str(tiny_bundle), framework="np") as handle:
+        header = json.loads(handle.metadata()["speechlstm"])
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    if edit_header:
+        edit_header(header)
+    if edit_tensors:
+        edit_tensors(tensors)
+    save_file(tensors, str(target), metadata={"speechlstm": json.dumps(header)})
+
+
+def _make_model(kind: str, tiny_bundle: Path, target: Path) -> None:
+    if kind == "truncated":
+        data = tiny_bundle.read_bytes()
+        target.write_bytes(data[: len(data) // 2])
+    elif kind == "random_bytes":
+        target.write_bytes(np.random.default_rng(0).bytes(4096))
+    elif kind == "pickle":
+        target.write_bytes(pickle.dumps(_Exploit(target.with_name("pwned"))))
+    elif kind == "plain_safetensors":
+        save_file({"weight": np.zeros((3, 3), np.float32)}, str(target))
+    elif kind == "bad_header_json":
+        save_file({"weight": np.zeros(3, np.float32)}, str(target), metadata={"speechlstm": "{not json"})
+    elif kind == "future_version":
+        _rewrite(tiny_bundle, target, lambda h: h.update(version=99))
+    elif kind == "missing_setting":
+        _rewrite(tiny_bundle, target, lambda h: h["model"].pop("hidden"))
+    elif kind == "unknown_setting":
+        _rewrite(tiny_bundle, target, lambda h: h["model"].update(attention_heads=4))
+    elif kind == "bad_vocabulary":
+        _rewrite(tiny_bundle, target, lambda h: h.update(vocabulary=[]))
+    elif kind == "wrong_tensor_shape":
+        _rewrite(tiny_bundle, target, edit_tensors=lambda t: t.update(
+            {"forward_lstms.1.weight_hh_l0": np.zeros((7, 7), np.float32)}))
+    elif kind == "wrong_head_shape":
+        _rewrite(tiny_bundle, target, edit_tensors=lambda t: t.update(
+            {"head.weight": np.zeros((5, 48), np.float32)}))
+    elif kind == "directory":
+        target.mkdir()
+
+
+MODEL_CASES = [
+    ("missing", "model bundle not found"),
+    ("directory", "model bundle not found"),
+    ("truncated", "not a readable model bundle"),
+    ("random_bytes", "not a readable model bundle"),
+    ("pickle", "not a readable model bundle"),
+    ("plain_safetensors", "not a speechlstm bundle"),
+    ("bad_header_json", "malformed bundle header"),
+    ("future_version", "version 99 is not supported"),
+    ("missing_setting", "'hidden' must be a positive integer"),
+    ("unknown_setting", "do not fit this speechlstm"),
+    ("bad_vocabulary", "vocabulary (0 tokens)"),
+    ("wrong_tensor_shape", "weights do not fit the model config"),
+    ("wrong_head_shape", "tensor 'head.weight' has shape"),
+]
+
+
+@pytest.mark.parametrize("kind,fragment", MODEL_CASES, ids=[c[0] for c in MODEL_CASES])
+def test_bad_model_files(capsys, tiny_bundle, files, tmp_path, kind, fragment):
+    model = tmp_path / f"{kind}.safetensors"
+    _make_model(kind, tiny_bundle, model)
+    code, out, err = _cli(capsys, "transcribe", "--model", model, "--backend", "torch", files / "silence.wav")
+    assert code == 3 and out == ""
+    _assert_one_line_error(err, fragment)
+    assert model.name in err
+    with pytest.raises(BundleError, match=re.escape(fragment)):
+        Recognizer.from_bundle(model, backend="torch")
+    assert not (tmp_path / "pwned").exists(), "loading a model executed code"
+
+
+# Arrays and streams through the Python API --------------------------------------------
+
+ARRAY_ERRORS = [
+    ("object_dtype", lambda: np.array([0.1, "a", None], dtype=object), 16000, "numeric samples"),
+    ("strings", lambda: np.array(["0.1", "0.2"]), 16000, "numeric samples"),
+    ("complex", lambda: np.zeros(100, np.complex64), 16000, "numeric samples"),
+    ("boolean", lambda: np.ones(100, bool), 16000, "numeric samples"),
+    ("three_dimensional", lambda: np.zeros((10, 2, 2), np.float32), 16000, r"shape \(n,\)"),
+    ("zero_dimensional", lambda: np.array(0.5), 16000, r"shape \(n,\)"),
+    ("no_channels", lambda: np.zeros((100, 0), np.float32), 16000, "at least one channel"),
+    ("channels_first", lambda: np.zeros((2, 16000), np.float32), 16000, "pass the transpose"),
+    ("python_list", lambda: [0.0] * 1000, 16000, "numpy array"),
+    ("path_string", lambda: "samples/goforward.wav", 16000, "numpy array"),
+    ("rate_zero", lambda: np.zeros(100, np.float32), 0, "positive integer"),
+    ("rate_negative", lambda: np.zeros(100, np.float32), -16000, "positive integer"),
+    ("rate_float", lambda: np.zeros(100, np.float32), 16000.0, "positive integer"),
+    ("rate_string", lambda: np.zeros(100, np.float32), "16000", "positive integer"),
+    ("rate_implausible", lambda: np.zeros(100, np.float32), 10, "outside the supported"),
+]
+
+
+@pytest.mark.parametrize("make,rate,message", [c[1:] for c in ARRAY_ERRORS], ids=[c[0] for c in ARRAY_ERRORS])
+@pytest.mark.parametrize("mode", ["offline", "streaming"])
+def test_bad_arrays_raise_audio_error(streaming, mode, make, rate, message):
+    with pytest.raises(AudioError, match=message):
+        streaming.with_options(mode=mode).transcribe(make(), rate)
+
+
+@pytest.mark.parametrize("samples,rate", [
+    (np.zeros(0, np.float32), 16000),
+    ((_noise(0.5) * 32767).astype(np.int16), 16000),
+    ((_noise(0.5, 8000) * 127 + 128).astype(np.uint8), 8000),
+    (np.stack([_noise(0.5)] * 6, 1).astype(np.float64), 16000),
+    (_noise(0.5, 44100).astype(np.float16), np.int64(44100)),
+], ids=["empty", "int16", "uint8_8k", "six_channel_float64", "float16_numpy_rate"])
+@pytest.mark.parametrize("mode", ["offline", "streaming"])
+def test_awkward_arrays_transcribe(streaming, mode, samples, rate):
+    transcript = streaming.with_options(mode=mode).transcribe(samples, rate)
+    assert transcript.duration == pytest.approx(len(samples) / rate, abs=0.01)
+
+
+def test_stream_misuse(streaming):
+    stream = streaming.create_stream()
+    with pytest.raises(AudioError, match="positive integer"):
+        stream.accept_waveform(True, np.zeros(10, np.float32))
+    with pytest.raises(AudioError, match="positive integer"):
+        stream.accept_waveform(16000.0, np.zeros(10, np.float32))
+    with pytest.raises(AudioError, match="numeric samples"):
+        stream.accept_waveform(16000, "not audio")
+    stream.accept_waveform(16000, [0.0] * 800)
+    stream.finalize()
+    with pytest.raises(StreamError, match="after finalize"):
+        stream.accept_waveform(16000, np.zeros(10, np.float32))
+    stream.decode()
+    assert stream.finalize() == stream.result
+
+
+# Property tests -------------------------------------------------------------------------
+
+EXTREME = st.one_of(st.floats(width=32, allow_nan=True, allow_infinity=True),
+                    st.sampled_from([float(np.float32(v)) for v in (1e30, -1e30, 3.4e38, -3.4e38, 1e-45, 1e-38)]))
+
+
+@settings(max_examples=30, deadline=None)
+@given(hnp.arrays(np.float32, st.integers(0, 3000), elements=EXTREME),
+       st.lists(st.integers(1, 900), min_size=1, max_size=8))
+def test_frontend_features_always_finite(samples, sizes):
+    stream, start, parts = StreamingLogMel(), 0, []
+    for size in sizes:
+        parts.append(stream.accept(samples[start:start + size]))
+        start += size
+    parts.append(stream.accept(samples[start:]))
+    streamed = np.concatenate(parts)
+    assert np.isfinite(streamed).all()
+    np.testing.assert_allclose(streamed, LogMel()(samples), rtol=1e-5, atol=1e-4)
+
+
+@settings(max_examples=40, deadline=None)
+@given(hnp.arrays(st.sampled_from([np.float64, np.float32, np.int16, np.int32, np.uint8]),
+                  hnp.array_shapes(min_dims=1, max_dims=2, max_side=40)))
+def test_to_mono_float_is_finite_or_refuses(samples):
+    try:
+        mono = to_mono_float(samples)
+    except AudioError:
+        assert samples.ndim == 2 and samples.shape[1] == 0
+        return
+    assert mono.dtype == np.float32 and mono.shape == (samples.shape[0],)
+    assert np.isfinite(mono).all()
+
+
+class _FiniteChecking:
+    """Wraps a backend and checks that every feature frame it receives is finite."""
+
+    def __init__(self, backend) -> None:
+        self.backend = backend
+        self.stack, self.chunk, self.right = backend.stack, backend.chunk, backend.right
+
+    def initial_state(self):
+        return self.backend.initial_state()
+
+    def step(self, frames, main_steps, state):
+        assert np.isfinite(frames).all()
+        log_probs, state = self.backend.step(frames, main_steps, state)
+        assert np.isfinite(log_probs).all()
+        return log_probs, state
+
+    def full(self, frames):
+        return self.backend.full(frames)
+
+
+@settings(max_examples=25, deadline=None)
+@given(kind=st.sampled_from(["noise", "silence", "extreme", "denormal"]),
+       sizes=st.lists(st.integers(1, 5000), min_size=1, max_size=10),
+       rate=st.sampled_from([8000, 16000, 44100]), seed=st.integers(0, 2**16))
+def test_stream_any_split_any_values(streaming, kind, sizes, rate, seed):
+    rng = np.random.default_rng(seed)
+    total = sum(sizes)
+    samples = {"noise": rng.standard_normal(total) * 0.3, "silence": np.zeros(total),
+               "extreme": rng.choice([1e30, -1e30, np.nan, np.inf, -np.inf, 0.5], total),
+               "denormal": rng.standard_normal(total) * 1e-42}[kind].astype(np.float32)
+    checked = Recognizer(streaming.bundle, _FiniteChecking(streaming.backend), streaming.config, streaming.decoder)
+    stream, start = checked.create_stream(), 0
+    for size in sizes:
+        stream.accept_waveform(rate, samples[start:start + size])
+        stream.decode()
+        start += size
+    result = stream.finalize()
+    whole = checked.create_stream()
+    whole.accept_waveform(rate, samples)
+    assert whole.finalize().text == result.text
+    assert stream.seconds_received == pytest.approx(total / rate, abs=0.01)
+
+
+# Bounded memory and atomic outputs -----------------------------------------------------
+
+def test_long_file_streams_in_bounded_memory(tmp_path, monkeypatch):
+    """Ten minutes in streaming mode: read block by block, never whole, in a few MB."""
+    import torch
+
+    from speechlstm.bundle import save_bundle
+    from speechlstm.frontend import FrontendConfig
+    from speechlstm.model import AcousticModel, ModelConfig
+
+    torch.manual_seed(0)
+    model = save_bundle(tmp_path / "tiny_long_chunks.safetensors",
+                        AcousticModel(ModelConfig(hidden=24, layers=2, chunk=40, right=3)), FrontendConfig(),
+                        dtype=np.float32)
+    path = tmp_path / "ten_minutes.wav"
+    with sf.SoundFile(path, "w", RATE, 1, "PCM_16") as out:
+        for seed in range(60):
+            out.write(_noise(10.0, seed=seed))
+    blocks: list[int] = []
+
+    def recording_iter_blocks(*args, **kwargs):
+        for block in real_iter_blocks(*args, **kwargs):
+            blocks.append(len(block))
+            yield block
+
+    def no_whole_reads(*args, **kwargs):
+        raise AssertionError("streaming mode read the whole file")
+
+    real_iter_blocks = recognizer_module.iter_blocks
+    monkeypatch.setattr(recognizer_module, "iter_blocks", recording_iter_blocks)
+    monkeypatch.setattr(recognizer_module, "read_audio", no_whole_reads)
+    threads = torch.get_num_threads()
+    # Greedy: a random-weight model never emits a space, and the beam decoder keeps an
+    # ever-longer partial word (memory of the real model's beam search: tools/memory_long_file.py).
+    recognizer = Recognizer.from_bundle(model, mode="streaming", chunk_ms=1000, threads=1, decoder="greedy")
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        transcript = recognizer.transcribe_file(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        torch.set_num_threads(threads)
+    elapsed = time.perf_counter() - start
+    assert transcript.duration == pytest.approx(600.0)
+    assert len(blocks) == 600 and max(blocks) == RATE
+    assert peak < 8e6, f"peak traced memory {peak / 1e6:.1f} MB for 600 s (the audio alone is 38 MB)"
+    assert elapsed < 30, f"{elapsed:.1f} s"
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+def test_interrupt_keeps_previous_output(capsys, tiny_bundle, files, tmp_path, monkeypatch):
+    target = tmp_path / "out.txt"
+    target.write_text("previous run\n")
+    calls = []
+    real = Recognizer.transcribe_file
+
+    def interrupted_on_second(self, path):
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, path)
+
+    monkeypatch.setattr(Recognizer, "transcribe_file", interrupted_on_second)
+    code, out, err = _cli(capsys, "transcribe", "--model", tiny_bundle, "-o", target,
+                          files / "silence.wav", files / "stereo.wav", files / "pcm_24.wav")
+    assert code == 130 and "interrupted" in err
+    assert target.read_text() == "previous run\n" and _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), KeyboardInterrupt()],
+                         ids=["disk-full", "interrupt"])
+def test_failed_write_leaves_no_partial_file(capsys, tiny_bundle, files, tmp_path, monkeypatch, failure):
+    target = tmp_path / "out.jsonl"
+    target.write_text("previous run\n")
+
+    def failing_replace(source, destination):
+        raise failure
+
+    monkeypatch.setattr("speechlstm.formats.os.replace", failing_replace)
+    code, _, err = _cli(capsys, "transcribe", "--model", tiny_bundle, "--format", "json", "-o", target,
+                        files / "silence.wav", files / "stereo.wav")
+    assert code == (4 if isinstance(failure, OSError) else 130)
+    assert ("No space left" in err) if isinstance(failure, OSError) else ("interrupted" in err)
+    assert target.read_text() == "previous run\n" and _leftovers(tmp_path) == []
+
+
+def test_output_dir_skips_failed_inputs(capsys, tiny_bundle, files, tmp_path):
+    code, _, err = _cli(capsys, "transcribe", "--model", tiny_bundle, "--output-dir", tmp_path,
+                        files / "silence.wav", files / "text_renamed.wav", files / "stereo.wav")
+    assert code == 1 and "text_renamed.wav" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["silence.txt", "stereo.txt"]
+
+
+def test_atomic_write_permissions(tmp_path):
+    """The temporary file's private 0600 mode must not leak onto outputs."""
+    umask = os.umask(0o022)
+    try:
+        fresh = tmp_path / "fresh.txt"
+        atomic_write(fresh, "a\n")
+        assert stat.S_IMODE(fresh.stat().st_mode) == 0o644
+        fresh.chmod(0o640)
+        atomic_write(fresh, "b\n")
+        assert stat.S_IMODE(fresh.stat().st_mode) == 0o640 and fresh.read_text() == "b\n"
+    finally:
+        os.umask(umask)

@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+import torch
+
+from speechlstm import AudioError, Recognizer, Stream, StreamError
+from speechlstm.decoding import LogProbRecorder
+from speechlstm.bundle import load_bundle
+
+
+@pytest.fixture(scope="module")
+def recognizer(tiny_bundle):
+    return Recognizer.from_bundle(tiny_bundle)
+
+
+def _chunked_offline(recognizer, samples):
+    frames = recognizer.bundle.feature_extractor()(samples)
+    model = recognizer.backend.model
+    with torch.no_grad():
+        return model.forward_chunked(torch.from_numpy(frames)[None], torch.tensor([len(frames)]))[0][0].numpy()
+
+
+def stream_log_probs(recognizer, samples, rng):
+    """Log-probs of a stream fed ``samples`` in random block sizes, from 1 sample to 0.6 s."""
+    stream = Stream(recognizer.backend, recognizer.bundle.frontend, LogProbRecorder())
+    start = 0
+    while start < len(samples):
+        size = int(rng.choice([1, 7, 160, 401, 1234, 9999]))
+        stream.accept_waveform(16000, samples[start:start + size])
+        stream.decode()
+        start += size
+    stream.finalize()
+    return np.concatenate(stream.decoder_state)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_stream_equals_chunked_offline_for_random_blocks(recognizer, seed):
+    rng = np.random.default_rng(seed)
+    samples = (rng.standard_normal(int(rng.integers(3000, 40000))) * 0.2).astype(np.float32)
+    np.testing.assert_allclose(stream_log_probs(recognizer, samples, rng), _chunked_offline(recognizer, samples),
+                               atol=1e-4)
+
+
+def test_stream_text_independent_of_block_size(recognizer):
+    samples = (np.random.default_rng(3).standard_normal(32000) * 0.3).astype(np.float32)
+    texts = {recognizer.with_options(mode="streaming", chunk_ms=ms).transcribe(samples, 16000).text
+             for ms in (1, 37, 400, 5000)}
+    assert len(texts) == 1
+
+
+def test_partial_results_grow_and_finalize_is_idempotent(recognizer):
+    stream = recognizer.create_stream()
+    samples = (np.random.default_rng(0).standard_normal(16000) * 0.3).astype(np.float32)
+    stream.accept_waveform(16000, samples)
+    stream.decode()
+    assert not stream.is_ready
+    final = stream.finalize()
+    assert stream.finalize() == final == stream.result
+
+
+def test_stream_rejects_misuse(recognizer):
+    stream = recognizer.create_stream()
+    with pytest.raises(AudioError):
+        stream.accept_waveform(0, np.zeros(10, np.float32))
+    with pytest.raises(AudioError):
+        stream.accept_waveform(-8000, np.zeros(10, np.float32))
+    stream.accept_waveform(8000, np.zeros(800, np.float32))
+    with pytest.raises(AudioError):
+        stream.accept_waveform(16000, np.zeros(10, np.float32))
+    stream.finalize()
+    with pytest.raises(StreamError):
+        stream.accept_waveform(8000, np.zeros(10, np.float32))
+
+
+def test_stream_resamples_and_mixes(recognizer):
+    stream = recognizer.create_stream()
+    stereo = np.zeros((44100, 2), dtype=np.int16)
+    stream.accept_waveform(44100, stereo)
+    streaming = recognizer.with_options(mode="streaming")
+    assert stream.finalize().text == streaming.transcribe(stereo, 44100).text
+    assert abs(stream.seconds_received - 1.0) < 0.01
+
+
+def test_bundle_round_trip_and_metadata(tiny_bundle):
+    bundle = load_bundle(tiny_bundle)
+    assert bundle.sample_rate == 16000
+    assert bundle.frame_shift == pytest.approx(0.03)
+    assert bundle.chunk_seconds == pytest.approx(0.15)
+    assert bundle.right_context_seconds == pytest.approx(0.09)
+    assert bundle.vocabulary[:3] == ("<blk>", " ", "'")
+
+
+def test_with_options_refuses_what_needs_a_reload(recognizer):
+    with pytest.raises(ValueError, match="backend"):
+        recognizer.with_options(backend="onnx")

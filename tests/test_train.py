@@ -1,0 +1,77 @@
+"""The training recipe on tiny data: LibriSpeech import, a single-process run, and DDP with two CPU ranks."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from speechlstm.bundle import load_bundle
+from speechlstm.data import bucket_batches, import_librispeech, read_manifest
+
+WORDS = ["hello world", "speech to text", "a small model", "streaming audio", "one two three"]
+
+
+@pytest.fixture(scope="module")
+def librispeech(tmp_path_factory):
+    """A LibriSpeech-layout folder: two speakers, one chapter each, FLAC + trans.txt."""
+    root = tmp_path_factory.mktemp("LibriSpeech") / "train-tiny"
+    rng = np.random.default_rng(0)
+    for speaker, chapter in (("19", "198"), ("26", "495")):
+        folder = root / speaker / chapter
+        folder.mkdir(parents=True)
+        lines = []
+        for index, text in enumerate(WORDS):
+            utterance = f"{speaker}-{chapter}-{index:04d}"
+            sf.write(folder / f"{utterance}.flac", (rng.standard_normal(8000 + 1600 * index) * 0.1), 16000)
+            lines.append(f"{utterance} {text.upper()}")
+        (folder / f"{speaker}-{chapter}.trans.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_import_librispeech(librispeech, tmp_path):
+    manifest = tmp_path / "exp" / "train.tsv"
+    assert import_librispeech(librispeech, manifest) == 10
+    rows = read_manifest(manifest)
+    assert rows[0].text == "HELLO WORLD" and rows[0].speaker == "librispeech-19"
+    assert rows[0].path.exists() and abs(rows[0].duration - 0.5) < 1e-3
+
+
+def test_bucket_batches_cover_weighted_items():
+    import random
+    batches = bucket_batches([1.0, 2.0, 3.0, 10.0], [2, 1, 1, 1], batch_seconds=6.0, rng=random.Random(0))
+    assert sorted(i for b in batches for i in b) == [0, 0, 1, 2, 3]
+    assert all(max([1.0, 2.0, 3.0, 10.0][i] for i in b) * len(b) <= 10.0 for b in batches)
+
+
+def _train(manifest, out, extra=(), launcher=(sys.executable, "-m")):
+    command = [*launcher, "speechlstm.train", "--train", f"{manifest}:2", "--dev", str(manifest), "--out", str(out),
+               "--hidden", "16", "--layers", "2", "--chunk", "4", "--right", "2", "--max-minutes", "0.15",
+               "--epochs", "2", "--batch-seconds", "4", "--warmup", "2", "--workers", "0", "--device", "cpu", *extra]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(command, capture_output=True, text=True, timeout=240, env=env)
+
+
+def test_train_resume_and_bundle(librispeech, tmp_path):
+    manifest = tmp_path / "train.tsv"
+    import_librispeech(librispeech, manifest)
+    first = _train(manifest, tmp_path / "run")
+    assert first.returncode == 0, first.stderr[-2000:]
+    log = (tmp_path / "run" / "train_log.tsv").read_text().splitlines()
+    assert log[0].startswith("step\tepoch") and len(log) >= 2
+    bundle = load_bundle(tmp_path / "run" / "best.safetensors")
+    assert bundle.model["hidden"] == 16 and "offline_wer" in bundle.info
+    first_step = int(load_bundle(tmp_path / "run" / "last.safetensors").info["step"])
+    second = _train(manifest, tmp_path / "run", ["--epochs", "4"])
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert int(load_bundle(tmp_path / "run" / "last.safetensors").info["step"]) > first_step
+
+
+def test_distributed_two_cpu_processes(librispeech, tmp_path):
+    manifest = tmp_path / "train.tsv"
+    import_librispeech(librispeech, manifest)
+    torchrun = (sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29533", "-m")
+    result = _train(manifest, tmp_path / "ddp", launcher=torchrun)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "ddp" / "last.safetensors").exists()
