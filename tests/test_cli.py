@@ -104,3 +104,10 @@ def test_subtitles():
     assert [c[2] for c in subtitle_cues(words)] == ["hello world", "again"]
     assert to_srt(words).startswith("1\n00:00:00,000 --> 00:00:00,900\nhello world\n\n2\n")
     assert to_vtt(words).startswith("WEBVTT\n\n00:00:00.000 --> 00:00:00.900\nhello world\n")
+
+
+def test_closed_stdout_pipe_is_not_a_traceback(tiny_bundle):
+    command = f"{sys.executable} -m speechlstm transcribe --format json --model {tiny_bundle} --decoder greedy " + " ".join(
+        str(SAMPLES / name) for name in ["goforward.wav"] * 400) + " | head -c 1 >/dev/null"
+    result = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in result.stderr
