@@ -1,4 +1,5 @@
 import json
+import shlex
 import subprocess
 import sys
 
@@ -107,7 +108,8 @@ def test_subtitles():
 
 
 def test_closed_stdout_pipe_is_not_a_traceback(tiny_bundle):
-    command = f"{sys.executable} -m speechlstm transcribe --format json --model {tiny_bundle} --decoder greedy " + " ".join(
-        str(SAMPLES / name) for name in ["goforward.wav"] * 400) + " | head -c 1 >/dev/null"
+    transcribe = [sys.executable, "-m", "speechlstm", "transcribe", "--format", "json", "--model", str(tiny_bundle),
+                  "--decoder", "greedy", *[str(SAMPLES / "goforward.wav")] * 400]
+    command = shlex.join(transcribe) + " | head -c 1 >/dev/null"
     result = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=300)
     assert "Traceback" not in result.stderr
