@@ -35,6 +35,7 @@ from .lm import ArpaLM, LMState
 from .text import VOCABULARY, normalize_text
 
 NEG_INF = float("-inf")
+MAX_WORD_CHARS = 40  # longer "words" are split: see BeamSearchDecoder._extend
 
 
 def _logaddexp(a: float, b: float) -> float:
@@ -254,28 +255,43 @@ class BeamSearchDecoder:
         return Word(word, first * self.frame_shift, (last + 1) * self.frame_shift,
                     math.exp(log_post / len(prefix.partial)))
 
+    def _closed(self, state: BeamState, prefix: _Prefix) -> tuple[float, LMState, tuple | None]:
+        """LM score, LM state and closed words once the partial word ending at ``prefix`` ends."""
+        word = self._close_word(prefix)
+        lm_score, lm_state, words = prefix.lm_score, prefix.lm_state, prefix.words
+        if word is not None:
+            gain, lm_state = self._word_score(state, lm_state, word.word)
+            lm_score += gain + self._unk_adjustment(prefix, word.word)
+            words = (word, words)
+        return lm_score, lm_state, words
+
     def _extend(self, state: BeamState, parent: _Prefix, token: int, frame: int,
                 log_post: float) -> _Prefix:
-        """The child prefix of ``parent`` ending in ``token``, scored for LM and hotwords."""
+        """The child prefix of ``parent`` ending in ``token``, scored for LM and hotwords.
+
+        A partial word that reaches MAX_WORD_CHARS is closed as if a space followed: no
+        real word is that long, and an unbounded partial word (a model that never emits
+        spaces, e.g. on noise) would make every prefix copy an ever longer string.
+        """
         ch = self.vocabulary[token]
-        hot, earned = self.hotwords.step(parent.hot, ch, parent.partial == "")
-        hot_banked = parent.hot_banked + earned
         if token == self.space:
-            word = self._close_word(parent)
+            hot, earned = self.hotwords.step(parent.hot, ch, parent.partial == "")
+            lm_score, lm_state, words = self._closed(state, parent)
+            return _Prefix(parent, token, frame, log_post, lm_score, lm_state, hot,
+                           parent.hot_banked + earned, words, "", True)
+        if len(parent.partial) >= MAX_WORD_CHARS:
+            lm_score, lm_state, words = self._closed(state, parent)
+            partial, known, word_start = "", True, True
+        else:
             lm_score, lm_state, words = parent.lm_score, parent.lm_state, parent.words
-            if word is not None:
-                gain, lm_state = self._word_score(state, lm_state, word.word)
-                lm_score += gain + self._unk_adjustment(parent, word.word)
-                words = (word, words)
-            return _Prefix(parent, token, frame, log_post, lm_score, lm_state, hot, hot_banked,
-                           words, "", True)
-        partial = parent.partial + ch
-        known = parent.known and self._starts_known_word(partial)
-        lm_score = parent.lm_score
-        if parent.known and not known:
+            partial, known, word_start = parent.partial, parent.known, parent.partial == ""
+        hot, earned = self.hotwords.step(parent.hot, ch, word_start)
+        partial += ch
+        now_known = known and self._starts_known_word(partial)
+        if known and not now_known:
             lm_score += self.alpha * self.unk_score_offset
-        return _Prefix(parent, token, frame, log_post, lm_score, parent.lm_state, hot,
-                       hot_banked, parent.words, partial, known)
+        return _Prefix(parent, token, frame, log_post, lm_score, lm_state, hot,
+                       parent.hot_banked + earned, words, partial, now_known)
 
     def _candidates(self, log_probs: np.ndarray) -> list[list[int]]:
         """Per frame, the non-blank tokens worth trying (at most top_k, above the floor)."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from speechlstm.beam_search import BeamSearchDecoder
+from speechlstm.beam_search import MAX_WORD_CHARS, BeamSearchDecoder
 from speechlstm.decoding import GreedyDecoder
 from speechlstm.lm import ArpaLM
 from speechlstm.text import VOCABULARY, text_to_ids
@@ -188,6 +188,16 @@ def test_state_stays_bounded_on_long_input(lm: ArpaLM) -> None:
         assert len(state.lm_cache) <= 50
     assert state.frames == 2000
     assert decoder.result(state, final=True).text == decoder.result(state, final=True).text
+
+
+def test_words_never_exceed_the_cap_when_no_space_is_emitted() -> None:
+    decoder = BeamSearchDecoder(FRAME, beam_size=4)
+    state = decoder.new_state()
+    letters = [ch for ch in "abcdefghij"] * 30
+    decoder.advance(state, frames([{ch: 0.9} for ch in letters]))
+    words = decoder.result(state, final=True).words
+    assert "".join(w.word for w in words) == "".join(letters)
+    assert max(len(w.word) for w in words) == MAX_WORD_CHARS
 
 
 def test_token_pruning_limits_candidates() -> None:
