@@ -7,6 +7,7 @@ chunk and right context, and hands out the matching frontend, model and decoder.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -23,7 +24,12 @@ if TYPE_CHECKING:
 FORMAT = "speechlstm-bundle"
 FORMAT_VERSION = 1
 HEADER_KEYS = ("format", "version", "frontend", "model", "vocabulary", "info")
-DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent / "models" / "speechlstm-en.safetensors"
+MODELS_DIR = Path(os.environ.get("SPEECHLSTM_MODELS") or Path(__file__).resolve().parent.parent / "models")
+"""Where the shipped model and LM live: the checkout's models/, or $SPEECHLSTM_MODELS.
+
+A wheel or non-editable install does not carry models/ (14 MB of weights plus the LM),
+so such installs point this variable at a copy of that folder."""
+DEFAULT_BUNDLE = MODELS_DIR / "speechlstm-en.safetensors"
 
 
 class BundleError(ValueError):
@@ -123,7 +129,9 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
 
     path = Path(path) if path is not None else DEFAULT_BUNDLE
     if not path.is_file():
-        raise BundleError(f"model bundle not found: {path}")
+        hint = (" (the shipped model lives in the checkout's models/; for other installs set "
+                "SPEECHLSTM_MODELS to a folder holding it, or pass a bundle path)") if path == DEFAULT_BUNDLE else ""
+        raise BundleError(f"model bundle not found: {path}{hint}")
     try:
         with safe_open(str(path), framework="np") as handle:
             raw = (handle.metadata() or {}).get("speechlstm")

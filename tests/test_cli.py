@@ -1,5 +1,7 @@
 import json
+import os
 import shlex
+import shutil
 import subprocess
 import sys
 
@@ -113,3 +115,15 @@ def test_closed_stdout_pipe_is_not_a_traceback(tiny_bundle):
     command = shlex.join(transcribe) + " | head -c 1 >/dev/null"
     result = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=300)
     assert "Traceback" not in result.stderr
+
+
+def test_models_folder_from_the_environment(tmp_path, tiny_bundle):
+    """Installs without the checkout's models/ point SPEECHLSTM_MODELS at a copy of it."""
+    env = {**os.environ, "SPEECHLSTM_MODELS": str(tmp_path)}
+    transcribe = [sys.executable, "-m", "speechlstm", "transcribe", "--decoder", "greedy", str(SAMPLES / "goforward.wav")]
+    missing = subprocess.run(transcribe, capture_output=True, text=True, timeout=120, env=env)
+    assert missing.returncode == 3 and "SPEECHLSTM_MODELS" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    shutil.copy(tiny_bundle, tmp_path / "speechlstm-en.safetensors")
+    found = subprocess.run([*transcribe, "--backend", "torch"], capture_output=True, text=True, timeout=120, env=env)
+    assert found.returncode == 0, found.stderr
