@@ -91,6 +91,8 @@ class AugmentConfig:
     p_reencode: float = 0.1
     p_babble: float = 0.15
     gain_db: tuple[float, float] = (-20.0, 6.0)
+    warp: tuple[float, float] = (0.88, 1.12)
+    p_warp: float = 0.5
 
     def scaled(self, factor: float) -> "AugmentConfig":
         """The same ranges with every degradation probability times ``factor`` (speed kept)."""
@@ -156,6 +158,20 @@ def augment(samples: np.ndarray, rng: np.random.Generator, config: AugmentConfig
     return x
 
 
+def frequency_warp(feats: np.ndarray, factor: float) -> np.ndarray:
+    """Stretch the mel axis by ``factor`` (VTLP-style): a cheap new vocal-tract length.
+
+    With 16 real readers the model learns their voices; warping each utterance's spectrum
+    moves its formants as a shorter or longer vocal tract would, independently of tempo.
+    """
+    bins = feats.shape[1]
+    source = np.clip(np.arange(bins) / factor, 0, bins - 1)
+    low = np.floor(source).astype(int)
+    high = np.minimum(low + 1, bins - 1)
+    weight = (source - low).astype(feats.dtype)
+    return feats[:, low] * (1 - weight) + feats[:, high] * weight
+
+
 def spec_augment(feats: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Two frequency masks (up to 15 bins) and one time mask (up to 40 frames) per 3 s."""
     feats = feats.copy()
@@ -193,7 +209,10 @@ class FeatureDataset:
             rng = np.random.default_rng((self.seed, index, draw))
             babble = self.audio[int(rng.integers(len(self.audio)))]
             samples = augment(samples, rng, self.augment_config, babble)
-            return spec_augment(self.extractor(samples), rng), self.targets[index]
+            feats = self.extractor(samples)
+            if rng.random() < self.augment_config.p_warp:
+                feats = frequency_warp(feats, rng.uniform(*self.augment_config.warp))
+            return spec_augment(feats, rng), self.targets[index]
         return self.extractor(samples), self.targets[index]
 
 

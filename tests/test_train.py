@@ -1,4 +1,4 @@
-"""The training recipe on tiny data: LibriSpeech import, a single-process run, and DDP with two CPU ranks."""
+"""The training recipe on tiny data: LibriSpeech import, augmentation, a single-process run, and DDP with two CPU ranks."""
 import os
 import subprocess
 import sys
@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 
 from speechlstm.bundle import load_bundle
-from speechlstm.data import bucket_batches, import_librispeech, read_manifest
+from speechlstm.data import bucket_batches, frequency_warp, import_librispeech, read_manifest
 
 WORDS = ["hello world", "speech to text", "a small model", "streaming audio", "one two three"]
 
@@ -43,6 +43,15 @@ def test_bucket_batches_cover_weighted_items():
     batches = bucket_batches([1.0, 2.0, 3.0, 10.0], [2, 1, 1, 1], batch_seconds=6.0, rng=random.Random(0))
     assert sorted(i for b in batches for i in b) == [0, 0, 1, 2, 3]
     assert all(max([1.0, 2.0, 3.0, 10.0][i] for i in b) * len(b) <= 10.0 for b in batches)
+
+
+def test_frequency_warp_moves_energy_along_the_mel_axis():
+    feats = np.zeros((3, 80), dtype=np.float32)
+    feats[:, 40] = 1.0
+    assert np.array_equal(frequency_warp(feats, 1.0), feats)
+    stretched = frequency_warp(feats, 1.1)
+    assert stretched.shape == feats.shape and stretched.dtype == feats.dtype
+    assert 43 <= int(np.argmax(stretched[0])) <= 45
 
 
 def _train(manifest, out, extra=(), launcher=(sys.executable, "-m")):
