@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -39,7 +40,6 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench_backends import peak_rss_mb, run_worker  # noqa: E402
 from speechlstm.audio import iter_blocks  # noqa: E402
 from speechlstm.bundle import DEFAULT_BUNDLE, load_bundle  # noqa: E402
 from speechlstm.data import read_manifest  # noqa: E402
@@ -47,6 +47,37 @@ from speechlstm.scoring import score  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 MODES = ("offline", "streaming")
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MB. Linux carries ru_maxrss over fork and
+    exec (a child reports its parent's peak when that is larger), so the per-process VmHWM
+    from /proc is read where it exists."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_worker(model: str, backend: str, mode: str, threads: int, files: list[str], repeat: int) -> dict:
+    """Transcribe ``files`` in this process and report time, peak memory and hypotheses."""
+    from speechlstm import Recognizer
+    start = time.perf_counter()
+    recognizer = Recognizer.from_bundle(model, backend=backend, mode=mode, threads=threads)
+    load_s = time.perf_counter() - start
+    recognizer.transcribe(np.zeros(16000, np.float32), 16000)
+    best, texts, audio_s = float("inf"), [], 0.0
+    for _ in range(repeat):
+        start = time.perf_counter()
+        transcripts = [recognizer.transcribe_file(path) for path in files]
+        best = min(best, time.perf_counter() - start)
+        texts = [t.text for t in transcripts]
+        audio_s = sum(t.duration for t in transcripts)
+    return {"backend": backend, "mode": mode, "load_s": load_s, "process_s": best, "audio_s": audio_s,
+            "rtf": best / audio_s, "peak_rss_mb": peak_rss_mb(), "torch_imported": "torch" in sys.modules,
+            "texts": texts}
 
 
 class _CountingBackend:
