@@ -100,7 +100,7 @@ def _add_decoder_options(parser: argparse.ArgumentParser) -> None:
                             "shipped English LM; 'none' decodes without an LM")
     group.add_argument("--lm-weight", type=float, default=0.8,
                        help="language model weight (alpha; default tuned on dev, see RESULTS.md)")
-    group.add_argument("--word-bonus", type=float, default=4.0, help="score added per word (beta)")
+    group.add_argument("--word-bonus", type=float, default=2.5, help="score added per word (beta)")
     group.add_argument("--hotword", action="append", default=[], metavar="PHRASE[:BOOST]",
                        help="boost a word or phrase during beam search (repeatable; default boost 8)")
     group.add_argument("--hotwords-file", type=Path,

@@ -46,7 +46,7 @@ class RecognizerConfig:
     beam_size: int = 16
     lm: str | Path | None = DEFAULT_LM
     lm_weight: float = 0.8
-    word_bonus: float = 4.0
+    word_bonus: float = 2.5
     hotwords: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
