@@ -80,7 +80,7 @@ def load_audio_cache(utterances: list[Utterance], workers: int = 2) -> list[np.n
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Probabilities and ranges of the waveform augmentations."""
+    """Probabilities and ranges of the waveform augmentations and the feature frequency warp."""
 
     speed: tuple[float, float] = (0.9, 1.1)
     p_speed: float = 0.8
@@ -95,7 +95,7 @@ class AugmentConfig:
     p_warp: float = 0.5
 
     def scaled(self, factor: float) -> "AugmentConfig":
-        """The same ranges with every degradation probability times ``factor`` (speed kept)."""
+        """The same ranges with every degradation probability times ``factor`` (speed and frequency warp kept)."""
         return replace(self, p_noise=self.p_noise * factor, p_reverb=self.p_reverb * factor,
                        p_telephone=self.p_telephone * factor, p_reencode=self.p_reencode * factor,
                        p_babble=self.p_babble * factor)

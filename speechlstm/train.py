@@ -104,7 +104,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--warmup", type=int, default=300, help="warm-up steps")
     parser.add_argument("--augment", type=float, default=1.0,
-                        help="scale of the noise/reverb/telephone/re-encoding probabilities (0: speed only)")
+                        help="scale of the noise/reverb/telephone/re-encoding probabilities "
+                             "(0: speed and frequency warp only)")
     parser.add_argument("--p-full", type=float, default=0.4, help="share of batches in full mode")
     parser.add_argument("--workers", type=int, default=1, help="data loader processes")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
