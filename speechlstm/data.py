@@ -188,21 +188,22 @@ def spec_augment(feats: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 class FeatureDataset:
-    """Utterance index → (log-mel features, target ids); augments when ``augment_config`` is set."""
+    """(index, draw) → (log-mel features, character ids, phone ids or None); augments when ``augment_config`` is set."""
 
     def __init__(self, utterances: list[Utterance], audio: list[np.ndarray],
                  frontend: FrontendConfig = FrontendConfig(), augment_config: AugmentConfig | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, phone_targets: list[list[int] | None] | None = None) -> None:
         self.utterances, self.audio = utterances, audio
         self.extractor = LogMel(frontend)
         self.augment_config = augment_config
         self.seed = seed
         self.targets = [text_to_ids(u.text) for u in utterances]
+        self.phone_targets = phone_targets or [None] * len(utterances)
 
     def __len__(self) -> int:
         return len(self.utterances)
 
-    def __getitem__(self, key: tuple[int, int]) -> tuple[np.ndarray, list[int]]:
+    def __getitem__(self, key: tuple[int, int]) -> tuple[np.ndarray, list[int], list[int] | None]:
         index, draw = key
         samples = self.audio[index].astype(np.float32) / 32768.0
         if self.augment_config is not None:
@@ -212,17 +213,18 @@ class FeatureDataset:
             feats = self.extractor(samples)
             if rng.random() < self.augment_config.p_warp:
                 feats = frequency_warp(feats, rng.uniform(*self.augment_config.warp))
-            return spec_augment(feats, rng), self.targets[index]
-        return self.extractor(samples), self.targets[index]
+            return spec_augment(feats, rng), self.targets[index], self.phone_targets[index]
+        return self.extractor(samples), self.targets[index], self.phone_targets[index]
 
 
-def bucket_batches(durations: list[float], weights: list[int], batch_seconds: float,
+def bucket_batches(durations: list[float], weights: list[float], batch_seconds: float,
                    rng: random.Random, max_items: int = 256) -> list[list[int]]:
     """Group utterance indices of similar length into batches of about ``batch_seconds``.
 
-    ``weights[i]`` repeats utterance ``i`` (oversampling scarce real speech).
+    ``weights[i]`` repeats utterance ``i`` (oversampling scarce real speech); a fraction
+    is the chance of one more copy this epoch, so 0.3 uses a random 30 % of a set.
     """
-    items = [i for i, w in enumerate(weights) for _ in range(w)]
+    items = [i for i, w in enumerate(weights) for _ in range(int(w) + (rng.random() < w - int(w)))]
     rng.shuffle(items)
     items.sort(key=lambda i: durations[i] + rng.uniform(0, 0.5))
     batches, current, longest = [], [], 0.0

@@ -29,6 +29,8 @@ class ModelConfig:
     dropout: float = 0.2
     chunk: int = 10
     right: int = 8
+    phone_vocab_size: int = 0
+    """Outputs of the auxiliary phone CTC head on the top layer (0: no phone head)."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -59,6 +61,8 @@ class AcousticModel(nn.Module):
         self.backward_lstms = nn.ModuleList(nn.LSTM(n, config.hidden, batch_first=True) for n in sizes)
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(2 * config.hidden, config.vocab_size)
+        if config.phone_vocab_size:
+            self.phone_head = nn.Linear(2 * config.hidden, config.phone_vocab_size)
 
     def _stack(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalize, then concatenate ``stack`` consecutive frames (dropping a remainder)."""
@@ -70,6 +74,10 @@ class AcousticModel(nn.Module):
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(x)).log_softmax(-1)
 
+    def phone_log_probs(self, x: torch.Tensor) -> torch.Tensor:
+        """The phone head's CTC log-probabilities from the top layer's output."""
+        return self.phone_head(self.dropout(x)).log_softmax(-1)
+
     def zero_state(self, batch: int = 1) -> list[LSTMState]:
         """The forward direction's state before any audio, one (h, c) per layer."""
         h = torch.zeros(1, batch, self.config.hidden, device=self.feat_mean.device)
@@ -77,6 +85,11 @@ class AcousticModel(nn.Module):
 
     def forward_full(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Plain BiLSTM over whole utterances; returns (log-probs, output lengths)."""
+        x, out_lengths = self.encode_full(feats, lengths)
+        return self._logits(x), out_lengths
+
+    def encode_full(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The top BiLSTM layer's output over whole utterances, and its lengths."""
         x, out_lengths = self._stack(feats, lengths)
         for index, (fwd, bwd) in enumerate(zip(self.forward_lstms, self.backward_lstms)):
             if index:
@@ -84,7 +97,7 @@ class AcousticModel(nn.Module):
             forward_out, _ = fwd(x)
             backward_out, _ = bwd(reverse_within(x, out_lengths))
             x = torch.cat([forward_out, reverse_within(backward_out, out_lengths)], dim=-1)
-        return self._logits(x), out_lengths
+        return x, out_lengths
 
     def forward_chunked(self, feats: torch.Tensor, lengths: torch.Tensor, chunk: int | None = None,
                         right: int | None = None, state: list[LSTMState] | None = None,
@@ -95,6 +108,13 @@ class AcousticModel(nn.Module):
         a stream); ``state`` continues the forward direction. Returns (log-probs for the
         main steps, output lengths, forward state after the last chunk).
         """
+        x, out_lengths, new_state = self.encode_chunked(feats, lengths, chunk, right, state, main_steps)
+        return self._logits(x), out_lengths, new_state
+
+    def encode_chunked(self, feats: torch.Tensor, lengths: torch.Tensor, chunk: int | None = None,
+                       right: int | None = None, state: list[LSTMState] | None = None,
+                       main_steps: int | None = None) -> tuple[torch.Tensor, torch.Tensor, list[LSTMState]]:
+        """:meth:`forward_chunked` up to the top layer's output (before any head)."""
         chunk = chunk or self.config.chunk
         right = self.config.right if right is None else right
         x, total = self._stack(feats, lengths)
@@ -139,15 +159,20 @@ class AcousticModel(nn.Module):
             else:
                 looks = mains.new_zeros(batch, n_chunks, 0, 2 * hidden)
         out_lengths = torch.clamp(total, max=main)
-        return self._logits(mains[:, :main]), out_lengths, new_state
+        return mains[:, :main], out_lengths, new_state
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor, chunk: int | None = None,
-                right: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Full mode when ``chunk`` is None, else chunked; the training entry point."""
+                right: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """Full mode when ``chunk`` is None, else chunked; the training entry point.
+
+        Returns (character log-probs, phone log-probs or None without a phone head, lengths).
+        """
         if chunk is None:
-            return self.forward_full(feats, lengths)
-        log_probs, out_lengths, _ = self.forward_chunked(feats, lengths, chunk, right)
-        return log_probs, out_lengths
+            x, out_lengths = self.encode_full(feats, lengths)
+        else:
+            x, out_lengths, _ = self.encode_chunked(feats, lengths, chunk, right)
+        phones = self.phone_log_probs(x) if self.config.phone_vocab_size else None
+        return self._logits(x), phones, out_lengths
 
 
 class TorchBackend:

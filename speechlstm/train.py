@@ -3,6 +3,7 @@
 Runs as one process on CPU or GPU, or under ``torchrun --nproc-per-node N`` with
 DistributedDataParallel (gloo on CPU, nccl on GPUs). Each batch draws the mode: full
 BiLSTM, or chunked with a random chunk and right context, so one model serves both.
+With ``--lexicon`` an auxiliary phone CTC head trains beside the character head.
 """
 from __future__ import annotations
 
@@ -10,21 +11,23 @@ import argparse
 import math
 import os
 import random
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from .bundle import load_bundle, save_bundle
 from .data import AugmentConfig, FeatureDataset, Utterance, bucket_batches, load_audio_cache, read_manifest
 from .decoding import GreedyDecoder
 from .frontend import FrontendConfig, LogMel
 from .model import AcousticModel, ModelConfig
-
+from .phones import PHONES, read_lexicon, text_to_phone_ids
 from .text import VOCABULARY, normalize_text
 
 
@@ -34,15 +37,45 @@ class Batch:
     lengths: torch.Tensor
     targets: torch.Tensor
     target_lengths: torch.Tensor
+    phone_targets: torch.Tensor
+    phone_lengths: torch.Tensor
+    """Zero for utterances without phone targets (a word outside the lexicon)."""
 
 
-def collate(items: list[tuple[np.ndarray, list[int]]]) -> Batch:
-    lengths = torch.tensor([len(f) for f, _ in items])
+def collate(items: list[tuple[np.ndarray, list[int], list[int] | None]]) -> Batch:
+    lengths = torch.tensor([len(f) for f, _, _ in items])
     feats = torch.zeros(len(items), int(lengths.max()), items[0][0].shape[1])
-    for row, (f, _) in enumerate(items):
+    for row, (f, _, _) in enumerate(items):
         feats[row, : len(f)] = torch.from_numpy(f)
-    targets = torch.tensor([t for _, ids in items for t in ids], dtype=torch.long)
-    return Batch(feats, lengths, targets, torch.tensor([len(ids) for _, ids in items]))
+    targets = torch.tensor([t for _, ids, _ in items for t in ids], dtype=torch.long)
+    phones = [p or [] for _, _, p in items]
+    return Batch(feats, lengths, targets, torch.tensor([len(ids) for _, ids, _ in items]),
+                 torch.tensor([t for p in phones for t in p], dtype=torch.long),
+                 torch.tensor([len(p) for p in phones]))
+
+
+class EpochBatches(IterableDataset):
+    """Length-bucketed batches of every epoch from ``first_epoch`` on, as (epoch, Batch).
+
+    One iterable over all epochs lets the data-loader workers live for the whole run
+    instead of restarting at every epoch boundary.
+    """
+
+    def __init__(self, dataset: FeatureDataset, durations: list[float], weights: list[float],
+                 batch_seconds: float, seed: int, first_epoch: int, epochs: int, rank: int, world: int) -> None:
+        self.dataset, self.durations, self.weights = dataset, durations, weights
+        self.batch_seconds, self.seed = batch_seconds, seed
+        self.first_epoch, self.epochs, self.rank, self.world = first_epoch, epochs, rank, world
+
+    def __iter__(self) -> Iterator[tuple[int, Batch]]:
+        worker = get_worker_info()
+        workers, worker_id = (worker.num_workers, worker.id) if worker else (1, 0)
+        for epoch in range(self.first_epoch, self.epochs):
+            batches = bucket_batches(self.durations, self.weights, self.batch_seconds,
+                                     random.Random(self.seed + epoch))
+            batches = batches[self.rank::self.world][: len(batches) // self.world]
+            for keys in batches[worker_id::workers]:
+                yield epoch, collate([self.dataset[(i, epoch)] for i in keys])
 
 
 def feature_stats(utterances: list[Utterance], audio: list[np.ndarray], frontend: FrontendConfig,
@@ -62,18 +95,19 @@ def greedy_transcripts(model: AcousticModel, dataset: FeatureDataset, device: to
     model.eval()
     with torch.no_grad():
         for index in range(len(dataset)):
-            feats, _ = dataset[(index, 0)]
+            feats = dataset[(index, 0)][0]
             x = torch.from_numpy(feats)[None].to(device)
             lengths = torch.tensor([len(feats)])
             log_probs = model.forward_chunked(x, lengths)[0] if chunked else model.forward_full(x, lengths)[0]
             state = decoder.new_state()
-            decoder.advance(state, log_probs[0].cpu().numpy())
+            decoder.advance(state, log_probs[0].float().cpu().numpy())
             texts.append(decoder.result(state, final=True).text)
     model.train()
     return texts
 
 
 def evaluate(model: AcousticModel, dataset: FeatureDataset, device: torch.device) -> dict[str, float]:
+    """Greedy WER and CER of the character head, offline and streaming."""
     from .scoring import score
     refs = [normalize_text(u.text) for u in dataset.utterances]
     figures = {}
@@ -85,52 +119,74 @@ def evaluate(model: AcousticModel, dataset: FeatureDataset, device: torch.device
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="speechlstm train",
+        prog="speechlstm train", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="Train a character CTC latency-controlled BiLSTM on TSV manifests. "
-                    "Checkpoints every few minutes to OUT/checkpoint.pt and resumes from it.")
+                    "Checkpoints every few minutes to OUT/checkpoint.pt; rerun the same command to resume.")
     parser.add_argument("--train", action="append", required=True, metavar="MANIFEST[:REPEAT]",
-                        help="training manifest; REPEAT oversamples it (e.g. real speech :3)")
+                        help="training manifest; REPEAT (may be a fraction) scales how often its utterances "
+                             "appear per epoch, e.g. native read speech :3, single words :0.3")
     parser.add_argument("--dev", help="development manifest, scored with greedy decoding")
     parser.add_argument("--init", type=Path, help="start from this bundle's weights (fine-tuning)")
     parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--hidden", type=int, default=288)
-    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--hidden", type=int, default=288, help="LSTM units per direction")
+    parser.add_argument("--layers", type=int, default=4, help="BiLSTM layers")
     parser.add_argument("--chunk", type=int, default=10, help="shipped chunk size in 30 ms steps")
     parser.add_argument("--right", type=int, default=8, help="shipped right context in 30 ms steps")
-    parser.add_argument("--dropout", type=float, default=0.25)
-    parser.add_argument("--epochs", type=int, default=1000)
+    parser.add_argument("--dropout", type=float, default=0.2, help="dropout between layers")
+    parser.add_argument("--lexicon", type=Path,
+                        help="ARPAbet lexicon (WORD<TAB>PHONES): adds the auxiliary phone CTC head")
+    parser.add_argument("--phone-weight", type=float, default=0.4,
+                        help="weight of the phone CTC loss beside the character loss")
+    parser.add_argument("--epochs", type=int, default=1000, help="stop after this many epochs")
     parser.add_argument("--max-minutes", type=float, default=60.0, help="training time budget")
     parser.add_argument("--batch-seconds", type=float, default=400.0, help="padded audio per batch")
-    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (AdamW)")
     parser.add_argument("--warmup", type=int, default=300, help="warm-up steps")
     parser.add_argument("--augment", type=float, default=1.0,
                         help="scale of the noise/reverb/telephone/re-encoding probabilities "
-                             "(0: speed and frequency warp only)")
+                             "(0: speed only; the frequency warp is not scaled)")
     parser.add_argument("--p-full", type=float, default=0.4, help="share of batches in full mode")
+    parser.add_argument("--bf16", action="store_true",
+                        help="bfloat16 autocast, GPUs only: torch's CPU LSTM has no bf16 kernel "
+                             "(autocast fails; bf16 weights ran 22x slower here)")
     parser.add_argument("--workers", type=int, default=1, help="data loader processes")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
-    parser.add_argument("--checkpoint-minutes", type=float, default=5.0)
-    parser.add_argument("--eval-minutes", type=float, default=15.0)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--log-minutes", type=float, default=2.0, help="write a log row this often")
+    parser.add_argument("--checkpoint-minutes", type=float, default=5.0, help="save a checkpoint this often")
+    parser.add_argument("--eval-minutes", type=float, default=15.0, help="score --dev this often")
     parser.add_argument("--eval-limit", type=int, default=0, help="score only the first N dev utterances")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    return parser.parse_args(argv)
+    parser.add_argument("--seed", type=int, default=1, help="random seed")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="cpu, cuda or cuda:N")
+    args = parser.parse_args(argv)
+    if args.bf16 and not args.device.startswith("cuda"):
+        parser.error("--bf16 needs --device cuda: torch's CPU LSTM has no bf16 kernel")
+    return args
 
 
-def _learning_rate(args: argparse.Namespace, step: int, progress: float) -> float:
+def learning_rate(peak: float, warmup: int, step: int, progress: float) -> float:
     """Linear warm-up, then cosine decay to 5 % over the time budget."""
-    if step < args.warmup:
-        return args.lr * (step + 1) / args.warmup
-    return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    return peak * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def _load_sets(args: argparse.Namespace, workers: int) -> tuple[list[Utterance], list[int], list[np.ndarray]]:
+def split_repeat(spec: str) -> tuple[str, float]:
+    """``MANIFEST:REPEAT`` -> (manifest, repeat); a spec without a numeric suffix repeats once."""
+    head, separator, tail = spec.rpartition(":")
+    if separator and re.fullmatch(r"\d+(\.\d*)?|\.\d+", tail):
+        return head, float(tail)
+    return spec, 1.0
+
+
+def load_training_sets(specs: list[str], workers: int) -> tuple[list[Utterance], list[float], list[np.ndarray]]:
+    """Utterances of every ``MANIFEST[:REPEAT]``, their repeat weights and their decoded audio."""
     utterances, weights = [], []
-    for spec in args.train:
-        path, _, repeat = spec.partition(":")
+    for spec in specs:
+        path, repeat = split_repeat(spec)
         rows = [u for u in read_manifest(path) if 0.3 < u.duration < 35 and normalize_text(u.text)]
         utterances += rows
-        weights += [int(repeat or 1)] * len(rows)
+        weights += [repeat] * len(rows)
     return utterances, weights, load_audio_cache(utterances, workers)
 
 
@@ -143,136 +199,181 @@ def _agree_to_stop(stop: bool, world: int, device: torch.device) -> bool:
     return bool(flag.item())
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    device = torch.device(args.device)
-    if world > 1:
-        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        if device.type == "cuda":
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-            torch.cuda.set_device(device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    args.out.mkdir(parents=True, exist_ok=True)
-    frontend = FrontendConfig()
-    utterances, weights, audio = _load_sets(args, max(1, args.workers))
-    hours = sum(u.duration for u in utterances) / 3600
-    config = ModelConfig(hidden=args.hidden, layers=args.layers, vocab_size=len(VOCABULARY),
-                         dropout=args.dropout, chunk=args.chunk, right=args.right)
-    model = AcousticModel(config).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-2)
-    checkpoint_path = args.out / "checkpoint.pt"
-    step, epoch, trained_seconds, best = 0, 0, 0.0, float("inf")
-    if checkpoint_path.exists():
-        checkpoint = torch.load(checkpoint_path, map_location=device, weights_only=True)
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        step, epoch = int(checkpoint["step"]), int(checkpoint["epoch"])
-        trained_seconds, best = float(checkpoint["trained_seconds"]), float(checkpoint["best"])
-    elif args.init:
-        model.load_state_dict(load_bundle(args.init).acoustic_model().state_dict())
-    else:
-        mean, std = feature_stats(utterances, audio, frontend)
-        model.feat_mean.copy_(torch.from_numpy(mean))
-        model.feat_std.copy_(torch.from_numpy(std))
-    wrapped = nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    dataset = FeatureDataset(utterances, audio, frontend, AugmentConfig().scaled(args.augment), seed=args.seed)
-    dev = None
-    if args.dev and rank == 0:
-        dev_rows = read_manifest(args.dev)[: args.eval_limit or None]
-        dev = FeatureDataset(dev_rows, load_audio_cache(dev_rows, max(1, args.workers)), frontend)
-    ctc = nn.CTCLoss(blank=0, zero_infinity=True)
-    durations = [u.duration for u in utterances]
-    mode_rng = random.Random(args.seed * 1000 + rank)
-    log_path = args.out / "train_log.tsv"
-    if rank == 0 and not log_path.exists():
-        log_path.write_text("step\tepoch\tminutes\taudio_hours_seen\tloss\tlr\tsteps_per_s\t"
-                            "audio_s_per_wall_s\toffline_wer\toffline_cer\tstreaming_wer\tstreaming_cer\n")
-    budget = args.max_minutes * 60
-    start = time.time() - trained_seconds
-    last_checkpoint = last_eval = time.time()
-    losses, seen_audio, window_start, window_steps = [], 0.0, time.time(), 0
-    info = {"train_hours": round(hours, 3), "manifests": args.train}
+def phone_ctc_loss(log_probs: torch.Tensor, lengths: torch.Tensor, batch: Batch, device: torch.device) -> torch.Tensor:
+    """Mean per-utterance phone CTC loss over the utterances that have phone targets."""
+    has = batch.phone_lengths > 0
+    if not bool(has.any()):
+        return log_probs.sum() * 0.0
+    losses = nn.functional.ctc_loss(log_probs.float().transpose(0, 1), batch.phone_targets.to(device),
+                                    lengths, batch.phone_lengths.to(device), blank=0, reduction="none",
+                                    zero_infinity=True)
+    mask = has.to(device).float()
+    return (losses / batch.phone_lengths.clamp(min=1).to(device) * mask).sum() / mask.sum()
 
-    def save(final: bool = False) -> None:
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                    "epoch": epoch, "trained_seconds": time.time() - start, "best": best},
-                   checkpoint_path.with_suffix(".tmp"))
-        checkpoint_path.with_suffix(".tmp").replace(checkpoint_path)
-        save_bundle(args.out / "last.safetensors", model, frontend, {**info, "step": step})
-        if final:
-            print(f"saved {checkpoint_path} at step {step}", flush=True)
 
-    def log(figures: dict[str, float]) -> None:
-        nonlocal losses, seen_audio, window_start, window_steps
-        elapsed = time.time() - window_start
-        row = [step, epoch, f"{(time.time() - start) / 60:.2f}", f"{seen_audio / 3600:.3f}",
-               f"{np.mean(losses) if losses else float('nan'):.4f}", f"{optimizer.param_groups[0]['lr']:.2e}",
-               f"{window_steps / elapsed:.3f}", f"{seen_audio / elapsed:.1f}"]
-        row += [f"{figures[k]:.4f}" if k in figures else "" for k in
-                ("offline_wer", "offline_cer", "streaming_wer", "streaming_cer")]
-        with open(log_path, "a") as handle:
-            handle.write("\t".join(map(str, row)) + "\n")
-        print("\t".join(map(str, row)), flush=True)
-        losses, seen_audio, window_start, window_steps = [], 0.0, time.time(), 0
+class Trainer:
+    """One training run: the model, its optimizer, the data, the schedule and the logs."""
 
-    def evaluate_and_keep_best(best: float) -> float:
+    LOG_COLUMNS = ("step", "epoch", "minutes", "audio_hours_seen", "loss", "phone_loss", "lr", "steps_per_s",
+                   "audio_s_per_wall_s", "offline_wer", "offline_cer", "streaming_wer", "streaming_cer")
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.device = torch.device(args.device)
+        if self.world > 1:
+            torch.distributed.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+            if self.device.type == "cuda":
+                self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+                torch.cuda.set_device(self.device)
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        torch.manual_seed(args.seed)
+        args.out.mkdir(parents=True, exist_ok=True)
+        self.frontend = FrontendConfig()
+        self.utterances, self.weights, audio = load_training_sets(args.train, max(1, args.workers))
+        phone_targets = None
+        if args.lexicon:
+            lexicon = read_lexicon(args.lexicon)
+            phone_targets = [text_to_phone_ids(u.text, lexicon) for u in self.utterances]
+        config = ModelConfig(hidden=args.hidden, layers=args.layers, vocab_size=len(VOCABULARY),
+                             dropout=args.dropout, chunk=args.chunk, right=args.right,
+                             phone_vocab_size=len(PHONES) if args.lexicon else 0)
+        self.model = AcousticModel(config).to(self.device)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=args.lr, weight_decay=1e-2)
+        self.checkpoint_path = args.out / "checkpoint.pt"
+        self.step, self.epoch, trained_seconds, self.best = 0, 0, 0.0, float("inf")
+        if self.checkpoint_path.exists():
+            checkpoint = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
+            self.model.load_state_dict(checkpoint["model"])
+            self.optimizer.load_state_dict(checkpoint["optimizer"])
+            self.step, self.epoch = int(checkpoint["step"]), int(checkpoint["epoch"])
+            trained_seconds, self.best = float(checkpoint["trained_seconds"]), float(checkpoint["best"])
+        elif args.init:
+            missing, _ = self.model.load_state_dict(load_bundle(args.init).acoustic_model().state_dict(), strict=False)
+            if any(not name.startswith("phone_head.") for name in missing):
+                raise SystemExit(f"--init {args.init} does not fit this model: missing {missing}")
+        else:
+            mean, std = feature_stats(self.utterances, audio, self.frontend)
+            self.model.feat_mean.copy_(torch.from_numpy(mean))
+            self.model.feat_std.copy_(torch.from_numpy(std))
+        self.wrapped = nn.parallel.DistributedDataParallel(self.model) if self.world > 1 else self.model
+        self.dataset = FeatureDataset(self.utterances, audio, self.frontend, AugmentConfig().scaled(args.augment),
+                                      seed=args.seed, phone_targets=phone_targets)
+        self.dev = None
+        if args.dev and self.rank == 0:
+            dev_rows = read_manifest(args.dev)[: args.eval_limit or None]
+            self.dev = FeatureDataset(dev_rows, load_audio_cache(dev_rows, max(1, args.workers)), self.frontend)
+        self.info = {"train_hours": round(sum(u.duration for u in self.utterances) / 3600, 3),
+                     "manifests": args.train, "phone_weight": args.phone_weight if args.lexicon else 0.0}
+        self.log_path = args.out / "train_log.tsv"
+        if self.rank == 0 and not self.log_path.exists():
+            self.log_path.write_text("\t".join(self.LOG_COLUMNS) + "\n")
+        self.start = time.time() - trained_seconds
+        self._reset_window()
+
+    def _reset_window(self) -> None:
+        self.losses: list[float] = []
+        self.phone_losses: list[float] = []
+        self.window_audio, self.window_start, self.window_steps = 0.0, time.time(), 0
+
+    def save(self) -> None:
+        """The resumable checkpoint and the latest bundle, both written atomically."""
+        temporary = self.checkpoint_path.with_suffix(".tmp")
+        torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
+                    "epoch": self.epoch, "trained_seconds": time.time() - self.start, "best": self.best}, temporary)
+        temporary.replace(self.checkpoint_path)
+        save_bundle(self.args.out / "last.safetensors", self.model, self.frontend, {**self.info, "step": self.step})
+
+    def log(self, figures: dict[str, float]) -> None:
+        elapsed = max(time.time() - self.window_start, 1e-9)
+        mean = lambda values: f"{np.mean(values):.4f}" if values else ""  # noqa: E731
+        values = {"step": self.step, "epoch": self.epoch, "minutes": f"{(time.time() - self.start) / 60:.2f}",
+                  "audio_hours_seen": f"{self.window_audio / 3600:.3f}", "loss": mean(self.losses),
+                  "phone_loss": mean(self.phone_losses), "lr": f"{self.optimizer.param_groups[0]['lr']:.2e}",
+                  "steps_per_s": f"{self.window_steps / elapsed:.3f}",
+                  "audio_s_per_wall_s": f"{self.window_audio / elapsed:.1f}",
+                  **{key: f"{value:.4f}" for key, value in figures.items()}}
+        row = "\t".join(str(values.get(column, "")) for column in self.LOG_COLUMNS)
+        with open(self.log_path, "a") as handle:
+            handle.write(row + "\n")
+        print(row, flush=True)
+        self._reset_window()
+
+    def evaluate_and_keep_best(self) -> None:
         """Score dev offline and streaming; keep the bundle with the best streaming WER."""
-        figures = evaluate(model, dev, device)
-        log(figures)
-        if figures["streaming_wer"] < best:
-            save_bundle(args.out / "best.safetensors", model, frontend, {**info, "step": step, **figures})
-            return figures["streaming_wer"]
-        return best
+        figures = evaluate(self.model, self.dev, self.device)
+        self.log(figures)
+        if figures["streaming_wer"] < self.best:
+            self.best = figures["streaming_wer"]
+            save_bundle(self.args.out / "best.safetensors", self.model, self.frontend,
+                        {**self.info, "step": self.step, **figures})
 
-    done = False
-    while epoch < args.epochs and not done:
-        batches = bucket_batches(durations, weights, args.batch_seconds, random.Random(args.seed + epoch))
-        batches = batches[rank::world][: len(batches) // world]
-        loader = DataLoader([[(i, epoch) for i in b] for b in batches], batch_size=None, shuffle=False,
-                            num_workers=args.workers, collate_fn=lambda keys: collate([dataset[k] for k in keys]),
+    def train_step(self, batch: Batch, mode_rng: random.Random) -> None:
+        args, device = self.args, self.device
+        feats = batch.feats.to(device, non_blocking=True)
+        chunk, right = None, None
+        if mode_rng.random() >= args.p_full:
+            chunk, right = mode_rng.randint(6, 16), mode_rng.randint(0, 12)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
+            log_probs, phone_log_probs, out_lengths = self.wrapped(feats, batch.lengths.to(device), chunk, right)
+        loss = nn.functional.ctc_loss(log_probs.float().transpose(0, 1), batch.targets.to(device), out_lengths,
+                                      batch.target_lengths.to(device), blank=0, zero_infinity=True)
+        total = loss
+        if phone_log_probs is not None:
+            phone_loss = phone_ctc_loss(phone_log_probs, out_lengths, batch, device)
+            total = loss + args.phone_weight * phone_loss
+            self.phone_losses.append(phone_loss.item())
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        nn.utils.clip_grad_norm_(self.model.parameters(), 5.0)
+        self.optimizer.step()
+        self.step += 1
+        self.window_steps += 1
+        self.losses.append(loss.item())
+        self.window_audio += float(batch.lengths.sum()) * self.frontend.hop_length / self.frontend.sample_rate
+
+    def run(self) -> None:
+        args = self.args
+        budget = args.max_minutes * 60
+        batches = EpochBatches(self.dataset, [u.duration for u in self.utterances], self.weights,
+                               args.batch_seconds, args.seed, self.epoch, args.epochs, self.rank, self.world)
+        loader = DataLoader(batches, batch_size=None, num_workers=args.workers,
                             prefetch_factor=4 if args.workers else None)
-        for batch in loader:
-            progress = (time.time() - start) / budget
-            if _agree_to_stop(progress >= 1.0, world, device):
-                done = True
+        mode_rng = random.Random(args.seed * 1000 + self.rank + self.step)
+        last_checkpoint = last_eval = time.time()
+        for epoch, batch in loader:
+            self.epoch = epoch
+            progress = (time.time() - self.start) / budget
+            if _agree_to_stop(progress >= 1.0, self.world, self.device):
                 break
-            for group in optimizer.param_groups:
-                group["lr"] = _learning_rate(args, step, progress)
-            feats = batch.feats.to(device, non_blocking=True)
-            chunk, right = None, None
-            if mode_rng.random() >= args.p_full:
-                chunk, right = mode_rng.randint(6, 16), mode_rng.randint(0, 12)
-            log_probs, out_lengths = wrapped(feats, batch.lengths.to(device), chunk, right)
-            loss = ctc(log_probs.transpose(0, 1), batch.targets.to(device), out_lengths,
-                       batch.target_lengths.to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            optimizer.step()
-            step += 1
-            window_steps += 1
-            losses.append(loss.item())
-            seen_audio += float(batch.lengths.sum()) * frontend.hop_length / frontend.sample_rate
-            if rank == 0 and step % 50 == 0:
-                log({})
-            if rank == 0 and dev is not None and time.time() - last_eval > args.eval_minutes * 60:
-                best = evaluate_and_keep_best(best)
+            for group in self.optimizer.param_groups:
+                group["lr"] = learning_rate(args.lr, args.warmup, self.step, progress)
+            self.train_step(batch, mode_rng)
+            if self.rank:
+                continue
+            if time.time() - self.window_start > args.log_minutes * 60:
+                self.log({})
+            if self.dev is not None and time.time() - last_eval > args.eval_minutes * 60:
+                self.evaluate_and_keep_best()
                 last_eval = time.time()
-            if rank == 0 and time.time() - last_checkpoint > args.checkpoint_minutes * 60:
-                save()
+            if time.time() - last_checkpoint > args.checkpoint_minutes * 60:
+                self.save()
                 last_checkpoint = time.time()
         else:
-            epoch += 1
-    if rank == 0:
-        if dev is not None:
-            best = evaluate_and_keep_best(best)
-        save(final=True)
-    if world > 1:
-        torch.distributed.destroy_process_group()
+            self.epoch = args.epochs
+        if self.rank == 0:
+            if self.dev is not None:
+                self.evaluate_and_keep_best()
+            self.save()
+            print(f"saved {self.checkpoint_path} at step {self.step}", flush=True)
+        if self.world > 1:
+            torch.distributed.destroy_process_group()
+
+
+def main(argv: list[str] | None = None) -> None:
+    Trainer(parse_args(argv)).run()
 
 
 if __name__ == "__main__":
