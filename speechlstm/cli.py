@@ -189,15 +189,22 @@ def _write(path: Path, content: str) -> None:
 
 
 def _add_train(commands: argparse._SubParsersAction) -> None:
+    """Every option after ``train`` goes to the training recipe's own parser (speechlstm.train),
+    which imports torch; parsing them there keeps the other commands fast and torch-free."""
     parser = commands.add_parser("train", help="train a model on TSV manifests (see speechlstm train --help)",
                                  add_help=False)
-    parser.add_argument("rest", nargs=argparse.REMAINDER)
-    parser.set_defaults(run=lambda args: _delegate("speechlstm.train", args.rest))
+    parser.set_defaults(run=_run_train, passthrough=True)
 
 
-def _delegate(module: str, argv: list[str]) -> int:
-    from importlib import import_module
-    import_module(module).main(argv)
+def _run_train(args: argparse.Namespace) -> int:
+    try:
+        from .train import main as train
+    except ImportError as error:
+        raise CliError(f"training needs torch (pip install 'speechlstm[train]'): {error}", EXIT_USAGE) from None
+    try:
+        train(args.rest)
+    except OSError as error:
+        raise CliError(f"{error.filename or 'training'}: {error.strerror or error}", EXIT_INPUT) from None
     return 0
 
 
@@ -290,7 +297,10 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(channel, "reconfigure"):
             channel.reconfigure(errors="surrogateescape")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if rest and not getattr(args, "passthrough", False):
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.rest = rest
     try:
         return args.run(args)
     except CliError as error:

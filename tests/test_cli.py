@@ -127,3 +127,14 @@ def test_models_folder_from_the_environment(tmp_path, tiny_bundle):
     shutil.copy(tiny_bundle, tmp_path / "speechlstm-en.safetensors")
     found = subprocess.run([*transcribe, "--backend", "torch"], capture_output=True, text=True, timeout=120, env=env)
     assert found.returncode == 0, found.stderr
+
+
+def test_train_subcommand_takes_the_recipe_options(capsys):
+    """`speechlstm train` hands every option to the recipe (it used to reject them all)."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--help"])
+    assert exit_info.value.code == 0
+    assert "--log-minutes" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_info:
+        main(["transcribe", "--log-minutes", "1", "x.wav"])
+    assert exit_info.value.code == 2

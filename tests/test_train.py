@@ -54,8 +54,9 @@ def test_frequency_warp_moves_energy_along_the_mel_axis():
     assert 43 <= int(np.argmax(stretched[0])) <= 45
 
 
-def _train(manifest, out, extra=(), launcher=(sys.executable, "-m")):
-    command = [*launcher, "speechlstm.train", "--train", f"{manifest}:2", "--dev", str(manifest), "--out", str(out),
+def _train(manifest, out, extra=(), launcher=(sys.executable, "-m", "speechlstm", "train")):
+    """Train through ``speechlstm train`` (the documented command) unless another launcher is given."""
+    command = [*launcher, "--train", f"{manifest}:2", "--dev", str(manifest), "--out", str(out),
                "--hidden", "16", "--layers", "2", "--chunk", "4", "--right", "2", "--max-minutes", "0.15",
                "--epochs", "2", "--batch-seconds", "4", "--warmup", "2", "--workers", "0", "--device", "cpu", *extra]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -80,7 +81,8 @@ def test_train_resume_and_bundle(librispeech, tmp_path):
 def test_distributed_two_cpu_processes(librispeech, tmp_path):
     manifest = tmp_path / "train.tsv"
     import_librispeech(librispeech, manifest)
-    torchrun = (sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29533", "-m")
+    torchrun = (sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29533", "-m",
+                "speechlstm.train")
     result = _train(manifest, tmp_path / "ddp", launcher=torchrun)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "ddp" / "last.safetensors").exists()
