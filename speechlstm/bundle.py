@@ -24,16 +24,34 @@ if TYPE_CHECKING:
 FORMAT = "speechlstm-bundle"
 FORMAT_VERSION = 1
 HEADER_KEYS = ("format", "version", "frontend", "model", "vocabulary", "info")
-MODELS_DIR = Path(os.environ.get("SPEECHLSTM_MODELS") or Path(__file__).resolve().parent.parent / "models")
-"""Where the shipped model and LM live: the checkout's models/, or $SPEECHLSTM_MODELS.
 
-A wheel or non-editable install does not carry models/ (14 MB of weights plus the LM),
-so such installs point this variable at a copy of that folder."""
+
+def _models_dir() -> Path:
+    """$SPEECHLSTM_MODELS if set; else the package's own models/ (a wheel or ``pip install .``
+    carries the checkout's models/ as package data); else the checkout's models/ (editable)."""
+    if os.environ.get("SPEECHLSTM_MODELS"):
+        return Path(os.environ["SPEECHLSTM_MODELS"])
+    package = Path(__file__).resolve().parent
+    return package / "models" if (package / "models").is_dir() else package.parent / "models"
+
+
+MODELS_DIR = _models_dir()
+"""Where the shipped model and LM live."""
 DEFAULT_BUNDLE = MODELS_DIR / "speechlstm-en.safetensors"
 
 
 class BundleError(ValueError):
     """The file is missing, is not a speechlstm bundle, or is inconsistent."""
+
+
+def missing_model_hint(path: Path) -> str:
+    """Why the shipped model can be missing, for errors about ``path``; empty for other paths."""
+    if path.parent != MODELS_DIR:
+        return ""
+    if os.environ.get("SPEECHLSTM_MODELS"):
+        return f" (SPEECHLSTM_MODELS={MODELS_DIR} does not hold the shipped model; unset it or pass --model)"
+    return (" (the shipped model was not installed: reinstall speechlstm from a checkout whose models/ "
+            "holds it, set SPEECHLSTM_MODELS to such a folder, or pass --model)")
 
 
 @dataclass(frozen=True)
@@ -129,9 +147,7 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
 
     path = Path(path) if path is not None else DEFAULT_BUNDLE
     if not path.is_file():
-        hint = (" (the shipped model lives in the checkout's models/; for other installs set "
-                "SPEECHLSTM_MODELS to a folder holding it, or pass a bundle path)") if path == DEFAULT_BUNDLE else ""
-        raise BundleError(f"model bundle not found: {path}{hint}")
+        raise BundleError(f"model bundle not found: {path}{missing_model_hint(path)}")
     try:
         with safe_open(str(path), framework="np") as handle:
             raw = (handle.metadata() or {}).get("speechlstm")

@@ -96,8 +96,8 @@ def _add_decoder_options(parser: argparse.ArgumentParser) -> None:
                             "hotwords; greedy: best path, fastest")
     group.add_argument("--beam-size", type=_positive_int, default=16, help="beam width (beam decoder)")
     group.add_argument("--lm", default=None, metavar="PATH|none",
-                       help="ARPA language model (.arpa or .arpa.gz) for the beam decoder; default: the "
-                            "shipped English LM; 'none' decodes without an LM")
+                       help="ARPA language model (.arpa or .arpa.gz) for the beam decoder; default: lm.arpa.gz "
+                            "beside --model, else the shipped English LM; 'none' decodes without an LM")
     group.add_argument("--lm-weight", type=float, default=0.8,
                        help="language model weight (alpha; default tuned on dev, see RESULTS.md)")
     group.add_argument("--word-bonus", type=float, default=2.5, help="score added per word (beta)")
@@ -119,8 +119,6 @@ def _parse_hotword(spec: str) -> tuple[str, float]:
 
 def _decoder_options(args: argparse.Namespace) -> dict:
     """RecognizerConfig fields from the decoding options."""
-    from .recognizer import DEFAULT_LM
-
     specs = list(args.hotword)
     if args.hotwords_file:
         try:
@@ -130,7 +128,7 @@ def _decoder_options(args: argparse.Namespace) -> dict:
     hotwords = tuple(_parse_hotword(spec) for spec in specs)
     if hotwords and args.decoder != "beam":
         raise CliError("--hotword needs --decoder beam", EXIT_USAGE)
-    lm = None if args.lm == "none" else Path(args.lm) if args.lm else DEFAULT_LM
+    lm = None if args.lm == "none" else Path(args.lm) if args.lm else "auto"
     return {"decoder": args.decoder, "beam_size": args.beam_size, "lm": lm, "lm_weight": args.lm_weight,
             "word_bonus": args.word_bonus, "hotwords": hotwords}
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .bundle import DEFAULT_BUNDLE, HEADER_KEYS, Bundle, BundleError, bundle_from_header
+from .bundle import DEFAULT_BUNDLE, HEADER_KEYS, Bundle, BundleError, bundle_from_header, missing_model_hint
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
 GRAPHS = ("offline", "streaming")
@@ -80,7 +80,9 @@ class OnnxBackend:
 
     def __init__(self, paths: dict[str, Path], threads: int = 0, preload: str = "streaming") -> None:
         if not paths["streaming"].is_file():
-            raise BundleError(f"exported model not found: {paths['streaming']} (create it with speechlstm export)")
+            missing = paths["streaming"]
+            raise BundleError(f"exported model not found: {missing}"
+                              f"{missing_model_hint(missing) or ' (create it with speechlstm export)'}")
         self.paths = {graph: path for graph, path in paths.items() if path.is_file()}
         self.threads = threads
         self._sessions: dict[str, Any] = {}

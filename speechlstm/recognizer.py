@@ -15,14 +15,27 @@ from pathlib import Path
 import numpy as np
 
 from .audio import AudioError, iter_blocks, read_audio, resample, to_mono_float
-from .bundle import DEFAULT_BUNDLE, Bundle, BundleError, load_bundle
+from .bundle import DEFAULT_BUNDLE, Bundle, BundleError, load_bundle, missing_model_hint
 from .decoding import Decoder, Result
 from .edge import BACKENDS, default_backend, load_onnx
 from .streaming import AcousticBackend, Stream
 
 MODES = ("offline", "streaming")
 DECODERS = ("greedy", "beam")
-DEFAULT_LM = DEFAULT_BUNDLE.parent / "lm.arpa.gz"
+LM_FILE = "lm.arpa.gz"
+DEFAULT_LM = DEFAULT_BUNDLE.parent / LM_FILE
+"""The shipped language model."""
+
+
+def default_lm(model: str | Path | None) -> Path:
+    """The LM a model comes with: ``lm.arpa.gz`` in the model's folder (or in ``model`` itself
+    when it names a folder), else the shipped LM."""
+    if model is not None:
+        path = Path(model)
+        beside = (path if path.is_dir() else path.parent) / LM_FILE
+        if beside.is_file():
+            return beside
+    return DEFAULT_LM
 
 
 @dataclass(frozen=True)
@@ -34,7 +47,9 @@ class RecognizerConfig:
     streaming file transcription feeds, which never changes the text. ``backend`` is
     ``torch``, ``onnx``, ``onnx-int8`` (exported graphs, no torch needed) or ``auto``:
     onnx-int8 when its files lie next to the bundle and onnxruntime is installed, else torch.
-    ``model`` may also name an ONNX file or a folder of exported graphs.
+    ``model`` may also name an ONNX file or a folder of exported graphs. ``lm`` is an ARPA
+    file, None for no LM, or ``auto``: the one beside the model, else the shipped one
+    (:func:`default_lm`).
     """
 
     model: str | Path | None = None
@@ -44,7 +59,7 @@ class RecognizerConfig:
     backend: str = "auto"
     decoder: str = "beam"
     beam_size: int = 16
-    lm: str | Path | None = DEFAULT_LM
+    lm: str | Path | None = "auto"
     lm_weight: float = 0.8
     word_bonus: float = 2.5
     hotwords: tuple[tuple[str, float], ...] = ()
@@ -77,9 +92,10 @@ def build_decoder(bundle: Bundle, config: RecognizerConfig) -> Decoder:
     from .lm import load_lm
     lm = None
     if config.lm is not None:
-        if not Path(config.lm).is_file():
-            raise BundleError(f"language model not found: {config.lm}")
-        lm = load_lm(config.lm)
+        path = default_lm(config.model) if config.lm == "auto" else Path(config.lm)
+        if not path.is_file():
+            raise BundleError(f"language model not found: {path}{missing_model_hint(path)}")
+        lm = load_lm(path)
     return BeamSearchDecoder(bundle.frame_shift, bundle.vocabulary, lm=lm, alpha=config.lm_weight,
                              beta=config.word_bonus, beam_size=config.beam_size, hotwords=dict(config.hotwords))
 
@@ -118,6 +134,7 @@ class Recognizer:
             bundle, backend = load_onnx(config.model, int8=config.backend == "onnx-int8", threads=config.threads,
                                         preload=config.mode)
             return cls(bundle, backend, config)
+        bundle = load_bundle(config.model)
         try:
             import torch
         except ImportError:
@@ -126,7 +143,6 @@ class Recognizer:
         from .model import TorchBackend
         if config.threads:
             torch.set_num_threads(config.threads)
-        bundle = load_bundle(config.model)
         return cls(bundle, TorchBackend(bundle.acoustic_model()), config)
 
     @classmethod
