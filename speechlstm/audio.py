@@ -1,14 +1,24 @@
-"""Audio I/O: read anything libsndfile reads, mix to mono, resample to the model rate.
+"""Audio I/O: read anything libsndfile or FFmpeg (PyAV) reads, mix to mono, resample to the model rate.
 
 Long files are streamed from disk in blocks (:func:`iter_blocks`), so hours of audio never
-sit in memory at once.
+sit in memory at once. ``-`` names standard input; pipes, ``/dev/stdin`` and other inputs
+that cannot seek are first copied to a spooled temporary file (memory, then disk), because
+both decoders need to seek. Containers libsndfile cannot read (AAC in ``.m4a``/``.mp4``,
+``.webm``, video files) are decoded with PyAV, which bundles FFmpeg's libraries.
 """
 from __future__ import annotations
 
 import math
 import os
+import re
+import shutil
+import stat
+import sys
+import tempfile
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 import numpy as np
 import soundfile as sf
@@ -20,10 +30,18 @@ MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 768000
 claims 1 Hz to 16 kHz would make 16000 samples out of each one and exhaust memory."""
 MAX_CHANNELS = 64
 """More channels than this (and than frames) means a (channels, frames) array passed by mistake."""
+STDIN = "-"
+"""The file name that reads standard input (``./-`` names a file called ``-``)."""
+SPOOL_BYTES = 32 << 20
+"""Unseekable input is held in memory up to this size, then in a temporary file."""
 
 
 class AudioError(ValueError):
     """An input that cannot be turned into audio samples; the message names the file."""
+
+
+class AudioWarning(UserWarning):
+    """Audio that decodes but not as its file promised (truncated, no samples); names the file."""
 
 
 def to_mono_float(samples: np.ndarray) -> np.ndarray:
@@ -72,50 +90,171 @@ def _as_path(path: str | bytes | os.PathLike) -> Path:
     return Path(os.fsdecode(path))
 
 
-def _open(path: Path) -> sf.SoundFile:
+def _reason(error: BaseException) -> str:
+    reason = getattr(error, "error_string", None) or getattr(error, "strerror", None) or str(error)
+    return reason.strip()
+
+
+@contextmanager
+def _seekable(path: Path) -> Iterator[bytes | BinaryIO]:
+    """What the decoders open: the name of a regular file, or a spooled copy of standard
+    input, a pipe or a device (they cannot seek)."""
+    if str(path) == STDIN:
+        with tempfile.SpooledTemporaryFile(SPOOL_BYTES) as spool:
+            shutil.copyfileobj(sys.stdin.buffer, spool)
+            spool.seek(0)
+            yield spool
+        return
     if path.is_dir():
         raise AudioError(f"{path}: is a directory, not an audio file")
-    if not path.exists():
-        raise AudioError(f"{path}: no such file")
     try:
-        handle = sf.SoundFile(os.fsencode(path))
-    except (sf.LibsndfileError, RuntimeError, OSError) as error:
-        reason = getattr(error, "error_string", None) or getattr(error, "strerror", None) or str(error)
-        raise AudioError(f"{path}: cannot read audio ({reason.strip()})") from None
-    if handle.frames == 0 and handle.format in ("WAV", "WAVEX", "FLAC", "AIFF"):
-        handle.close()
-        raise AudioError(f"{path}: contains no audio samples")
-    if not MIN_SAMPLE_RATE <= handle.samplerate <= MAX_SAMPLE_RATE:
-        handle.close()
-        raise AudioError(f"{path}: implausible sample rate {handle.samplerate} Hz in the header "
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise AudioError(f"{path}: no such file") from None
+    except OSError as error:
+        raise AudioError(f"{path}: cannot read audio ({_reason(error)})") from None
+    if stat.S_ISREG(mode):
+        yield os.fsencode(path)
+        return
+    with tempfile.SpooledTemporaryFile(SPOOL_BYTES) as spool:
+        try:
+            with open(path, "rb") as stream:
+                shutil.copyfileobj(stream, spool)
+        except OSError as error:
+            raise AudioError(f"{path}: cannot read audio ({_reason(error)})") from None
+        spool.seek(0)
+        yield spool
+
+
+def _check_rate(path: Path, rate: int) -> None:
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise AudioError(f"{path}: implausible sample rate {rate} Hz in the header "
                          f"(supported: {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz)")
-    return handle
+
+
+_SHORT_DATA = re.compile(r"^(?:data|SSND)\s*:\s*(\d+) \(should be (\d+)\)", re.MULTILINE)
+
+
+def _warn_if_truncated(path: Path, handle: sf.SoundFile) -> None:
+    """libsndfile reads what a cut-off WAV/AIFF holds and logs the size its header promised."""
+    short = _SHORT_DATA.search(handle.extra_info)
+    if short:
+        promised, held = int(short.group(1)), int(short.group(2))
+        warnings.warn(f"{path}: truncated: the file holds {held / max(promised, 1):.0%} of the audio its header "
+                      f"promises ({handle.frames / handle.samplerate:.2f} s)", AudioWarning, stacklevel=4)
+
+
+def _soundfile_blocks(path: Path, handle: sf.SoundFile, block_seconds: float) -> Iterator[np.ndarray]:
+    block = max(1, int(math.ceil(block_seconds * handle.samplerate)))
+    try:
+        for raw in handle.blocks(blocksize=block, dtype="float32", always_2d=True):
+            yield to_mono_float(raw)
+    except (sf.LibsndfileError, RuntimeError) as error:
+        raise AudioError(f"{path}: audio data is corrupt or truncated ({error})") from None
+
+
+def _pyav_blocks(path: Path, container, stream) -> Iterator[np.ndarray]:
+    """Decoded frames as float32, interleaved channels mixed to mono like libsndfile's."""
+    import av
+
+    convert = av.AudioResampler(format="flt", rate=stream.rate)
+    try:
+        for frame in container.decode(stream):
+            for converted in convert.resample(frame):
+                yield to_mono_float(converted.to_ndarray().reshape(-1, len(converted.layout.channels)))
+        for converted in convert.resample(None):
+            yield to_mono_float(converted.to_ndarray().reshape(-1, len(converted.layout.channels)))
+    except av.FFmpegError as error:
+        raise AudioError(f"{path}: audio data is corrupt or truncated ({error})") from None
+
+
+@contextmanager
+def _open_pyav(path: Path, source: bytes | BinaryIO, reason: str) -> Iterator[tuple[int, Iterator[np.ndarray]]]:
+    """PyAV for what libsndfile refused; if FFmpeg refuses it too, libsndfile's ``reason`` is reported."""
+    try:
+        import av
+    except ImportError:
+        raise AudioError(f"{path}: cannot read audio ({reason}; PyAV, which reads more formats, "
+                         f"is not installed)") from None
+    if not isinstance(source, bytes):
+        source.seek(0)
+    try:
+        container = av.open(os.fsdecode(source) if isinstance(source, bytes) else source, mode="r")
+    except (av.FFmpegError, OSError, ValueError):
+        raise AudioError(f"{path}: cannot read audio ({reason})") from None
+    with container:
+        if not container.streams.audio:
+            raise AudioError(f"{path}: cannot read audio (no audio stream in this "
+                             f"{container.format.name} file)")
+        stream = container.streams.audio[0]
+        _check_rate(path, stream.rate or 0)
+        yield stream.rate, _pyav_blocks(path, container, stream)
+
+
+@contextmanager
+def open_audio(path: str | bytes | os.PathLike, block_seconds: float = 10.0) -> Iterator[tuple[int, Iterator[np.ndarray]]]:
+    """The file's sample rate and an iterator of mono float32 blocks at that rate, read lazily.
+
+    Raises :class:`AudioError` naming the file for anything that is not audio; warns
+    (:class:`AudioWarning`) for a truncated file.
+    """
+    path = _as_path(path)
+    with _seekable(path) as source:
+        try:
+            handle = sf.SoundFile(source)
+        except (sf.LibsndfileError, RuntimeError, OSError) as error:
+            handle, refused = None, _reason(error)
+        if handle is None:
+            with _open_pyav(path, source, refused) as opened:
+                yield opened
+            return
+        with handle:
+            _check_rate(path, handle.samplerate)
+            _warn_if_truncated(path, handle)
+            yield handle.samplerate, _soundfile_blocks(path, handle, block_seconds)
 
 
 def iter_blocks(path: str | bytes | os.PathLike, sample_rate: int = 16000,
                 block_seconds: float = 10.0) -> Iterator[np.ndarray]:
-    """Yield mono float32 blocks at ``sample_rate`` read from disk a block at a time."""
-    path = _as_path(path)
-    with _open(path) as handle:
-        resample = Resampler(handle.samplerate, sample_rate)
-        block = max(1, int(math.ceil(block_seconds * handle.samplerate)))
-        try:
-            for raw in handle.blocks(blocksize=block, dtype="float32", always_2d=True):
-                yield resample(to_mono_float(raw))
-        except (sf.LibsndfileError, RuntimeError) as error:
-            raise AudioError(f"{path}: audio data is corrupt or truncated ({error})") from None
+    """Yield mono float32 blocks at ``sample_rate``, read a block at a time.
+
+    A file without a single sample yields nothing and warns (:class:`AudioWarning`): like
+    silence, it transcribes to empty text.
+    """
+    samples = 0
+    with open_audio(path, block_seconds) as (rate, blocks):
+        resample = Resampler(rate, sample_rate)
+        for block in blocks:
+            samples += len(block)
+            yield resample(block)
         tail = resample(np.zeros(0, dtype=np.float32), last=True)
         if len(tail):
             yield tail
+    if samples == 0:
+        warnings.warn(f"{_as_path(path)}: contains no audio samples", AudioWarning, stacklevel=2)
 
 
 def read_audio(path: str | bytes | os.PathLike, sample_rate: int = 16000) -> np.ndarray:
-    """The whole file as mono float32 at ``sample_rate``."""
+    """The whole file as mono float32 at ``sample_rate`` (empty, with a warning, if it holds no samples)."""
     blocks = list(iter_blocks(path, sample_rate))
-    samples = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
-    if len(samples) == 0:
-        raise AudioError(f"{_as_path(path)}: contains no audio samples")
-    return samples
+    return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
+
+
+def audio_duration(path: str | bytes | os.PathLike) -> float | None:
+    """Seconds of audio in a file from its header, or None where that is unknown (pipes, some containers)."""
+    path = _as_path(path)
+    if str(path) == STDIN:
+        return None
+    try:
+        return sf.info(os.fsencode(path)).duration if path.is_file() else None
+    except (sf.LibsndfileError, RuntimeError, OSError):
+        pass
+    try:
+        import av
+        with av.open(os.fsdecode(path)) as container:
+            return container.duration / av.time_base if container.duration else None
+    except Exception:  # noqa: BLE001 - any failure only means the duration is unknown here
+        return None
 
 
 def resample(samples: np.ndarray, source: int, target: int) -> np.ndarray:

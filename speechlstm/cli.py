@@ -9,13 +9,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
-from .audio import AudioError
+from .audio import STDIN, AudioError, audio_duration
 from .bundle import BundleError
 from .edge import BACKENDS
-from .formats import FORMATS, atomic_write, to_json_line, to_srt, to_vtt
+from .formats import ALL, EXTENSIONS, FORMATS, atomic_write, to_json_line, to_srt, to_vtt
+from .progress import BatchProgress
 
 EXIT_INPUT, EXIT_USAGE, EXIT_MODEL, EXIT_OUTPUT, EXIT_INTERRUPTED = 1, 2, 3, 4, 130
 EXIT_DEVICE = 5
@@ -46,25 +50,36 @@ _positive_int = positive(int)
 def _add_transcribe(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "transcribe", help="transcribe audio files",
-        description="Transcribe audio files (WAV, FLAC, OGG/Opus, MP3: anything libsndfile reads; "
-                    "any sample rate and channel count). A file that fails gets a one-line error; "
-                    "the others are still transcribed and the exit code is 1.",
+        description="Transcribe audio files: WAV, FLAC, OGG/Opus, MP3 (libsndfile) and, through FFmpeg "
+                    "(PyAV), M4A/AAC, WebM, MP4 and other containers, at any sample rate and channel count. "
+                    "'-' reads standard input; pipes and devices work too. A file that fails gets a "
+                    "one-line error; the others are still transcribed and the exit code is 1. A file "
+                    "holding no samples transcribes, like silence, to empty text (with a warning). On a "
+                    "terminal, stderr shows a progress bar (files, audio time, ETA).",
         epilog="examples:\n  speechlstm transcribe samples/*.wav\n"
+               "  cat talk.wav | speechlstm transcribe -\n"
                "  speechlstm transcribe --mode streaming --chunk-ms 200 talk.flac\n"
-               "  speechlstm transcribe --format srt --output-dir subs/ a.mp3 b.ogg",
+               "  speechlstm transcribe --format srt --output-dir subs/ a.mp3 b.ogg\n"
+               "  speechlstm transcribe --format all --output-dir out/ lecture.m4a",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="audio files; '-' for standard input")
     parser.add_argument("--mode", choices=("offline", "streaming"), default="offline",
                         help="offline: full BiLSTM over each file; streaming: the chunked model fed "
                              "block by block as a live source would (bounded memory for long files)")
-    parser.add_argument("--chunk-ms", type=_positive_int, default=100,
-                        help="block size fed to the stream in streaming mode (does not change the text)")
-    parser.add_argument("--format", choices=FORMATS, default="text",
-                        help="text; json (one object per file per line: path, text, duration, words); "
-                             "srt or vtt subtitles")
+    parser.add_argument("--chunk-ms", type=_positive_int,
+                        help="block size fed to the stream in streaming mode (default: 100; does not change "
+                             "the text); ignored, with a warning, in offline mode")
+    parser.add_argument("--format", choices=(*FORMATS, "all"), default="text",
+                        help="text: the transcript, one line per input, whether one input or many; tsv: "
+                             "PATH<TAB>TEXT per input; json: one object per input per line (path, text, "
+                             "duration, words); srt or vtt: subtitles; all: txt, json, srt and vtt files "
+                             "(needs --output-dir)")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("-o", "--output", type=Path, help="write all results to this file instead of stdout")
-    output.add_argument("--output-dir", type=Path, help="write one FILE_STEM.FORMAT per input into this folder")
+    output.add_argument("--output-dir", type=Path,
+                        help="write STEM.EXT per input into this folder (created if missing); inputs with "
+                             "the same stem get STEM-1, STEM-2... in input order (a/x.flac b/x.wav: x.txt "
+                             "x-1.txt); standard input is named stdin")
     add_model_options(parser)
     parser.set_defaults(run=_run_transcribe)
 
@@ -133,50 +148,121 @@ def _decoder_options(args: argparse.Namespace) -> dict:
             "word_bonus": args.word_bonus, "hotwords": hotwords}
 
 
-def _render(fmt: str, transcript, many: bool) -> str:
+def _render(fmt: str, transcript) -> str:
     if fmt == "json":
         return to_json_line(transcript.to_dict())
     if fmt == "srt":
         return to_srt(transcript.result.words)
     if fmt == "vtt":
         return to_vtt(transcript.result.words)
-    return f"{transcript.path}\t{transcript.text}\n" if many else transcript.text + "\n"
+    if fmt == "tsv":
+        return f"{transcript.path}\t{transcript.text}\n"
+    return transcript.text + "\n"
 
 
-def _progress(index: int, total: int, path: Path) -> None:
-    if total > 1 and sys.stderr.isatty():
-        print(f"\r[{index}/{total}] {str(path)[-60:]:<60}", end="" if index < total else "\n",
-              file=sys.stderr, flush=True)
+def output_stems(paths: list[Path]) -> list[str]:
+    """The name of each input's outputs in --output-dir: its stem, made unique in input order
+    (a/x.flac b/x.wav give x and x-1); standard input is ``stdin``."""
+    taken: set[str] = set()
+    stems = []
+    for path in paths:
+        stem = "stdin" if str(path) == STDIN else path.stem
+        candidate, number = stem, 0
+        while candidate in taken:
+            number += 1
+            candidate = f"{stem}-{number}"
+        taken.add(candidate)
+        stems.append(candidate)
+    return stems
+
+
+def _show_partial(progress: BatchProgress, args: argparse.Namespace, partial) -> None:
+    """Ctrl-C in streaming mode: the text decoded so far goes where results go to stdout
+    (output files keep their previous content); main then exits 130."""
+    progress.message(f"speechlstm: partial result of {partial.path} (first {partial.duration:.1f} s)")
+    if not (args.output or args.output_dir) and args.format in ("text", "tsv", "json"):
+        _print_result(progress, _render(args.format, partial))
+
+
+class _StdoutError(CliError):
+    """Standard output refused a result (a full disk, /dev/full): exit 4, nothing left to flush."""
+
+
+def _print_result(progress: BatchProgress, text: str) -> None:
+    try:
+        progress.write(text, sys.stdout)
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        raise _StdoutError(f"cannot write to standard output: {error.strerror or error}", EXIT_OUTPUT) from None
+
+
+def _check_transcribe_options(args: argparse.Namespace) -> None:
+    """Usage and output problems, found before any model is loaded or input read."""
+    if args.format in ("srt", "vtt") and len(args.files) > 1 and not args.output_dir:
+        raise CliError(f"--format {args.format} with several files needs --output-dir", EXIT_USAGE)
+    if args.format == "all" and not args.output_dir:
+        raise CliError("--format all writes one file per format: it needs --output-dir", EXIT_USAGE)
+    if args.chunk_ms and args.mode == "offline":
+        warnings.warn("--chunk-ms only applies to --mode streaming; offline mode reads each file whole")
+    if args.output and not args.output.parent.is_dir():
+        raise CliError(f"output directory does not exist: {args.output.parent}", EXIT_OUTPUT)
+    if args.output_dir:
+        try:
+            args.output_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise CliError(f"cannot create output directory {args.output_dir}: {error.strerror or error}",
+                           EXIT_OUTPUT) from None
 
 
 def _run_transcribe(args: argparse.Namespace) -> int:
-    if args.format in ("srt", "vtt") and len(args.files) > 1 and not args.output_dir:
-        raise CliError(f"--format {args.format} with several files needs --output-dir", EXIT_USAGE)
-    for folder in (args.output.parent if args.output else None, args.output_dir):
-        if folder is not None and not folder.is_dir():
-            raise CliError(f"output directory does not exist: {folder}", EXIT_OUTPUT)
-    recognizer = recognizer_from_args(args, mode=args.mode, chunk_ms=args.chunk_ms)
-    many = len(args.files) > 1
+    from .recognizer import Interrupted
+
+    _check_transcribe_options(args)
+    recognizer = recognizer_from_args(args, mode=args.mode, **({"chunk_ms": args.chunk_ms} if args.chunk_ms else {}))
+    formats = ALL if args.format == "all" else (args.format,)
+    stems = output_stems(args.files) if args.output_dir else [None] * len(args.files)
     collected, failures = [], 0
-    for index, path in enumerate(args.files, start=1):
-        _progress(index, len(args.files), path)
-        try:
-            transcript = recognizer.transcribe_file(path)
-        except AudioError as error:
-            failures += 1
-            print(f"speechlstm: error: {error}", file=sys.stderr)
-            continue
-        rendered = _render(args.format, transcript, many)
-        if args.output_dir:
-            _write(args.output_dir / f"{path.stem}.{'txt' if args.format == 'text' else args.format}", rendered)
-        elif args.output:
-            collected.append(rendered)
-        else:
-            sys.stdout.write(rendered)
-            sys.stdout.flush()
+    durations = [audio_duration(path) for path in args.files] if sys.stderr.isatty() else [None] * len(args.files)
+    with BatchProgress(durations) as progress, show_warnings(progress.message):
+        for path, stem, duration in zip(args.files, stems, durations):
+            try:
+                transcript = recognizer.transcribe_file(path)
+            except AudioError as error:
+                failures += 1
+                progress.message(f"speechlstm: error: {error}")
+                progress.done(duration or 0.0)
+                continue
+            except Interrupted as interrupt:
+                _show_partial(progress, args, replace(interrupt.partial, path=str(path)))
+                raise
+            progress.done(transcript.duration, known=duration is not None)
+            if stem is not None:
+                for fmt in formats:
+                    _write(args.output_dir / f"{stem}.{EXTENSIONS[fmt]}", _render(fmt, transcript))
+            elif args.output:
+                collected.append(_render(args.format, transcript))
+            else:
+                _print_result(progress, _render(args.format, transcript))
     if args.output and collected:
         _write(args.output, "".join(collected))
     return EXIT_INPUT if failures else 0
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+@contextmanager
+def show_warnings(write: Callable[[str], None]) -> Iterator[None]:
+    """Warnings (a truncated file, an empty one, an ignored option) as one line each, through ``write``."""
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        write(f"speechlstm: warning: {message}")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = show
+        yield
 
 
 def _write(path: Path, content: str) -> None:
@@ -300,7 +386,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     args.rest = rest
     try:
-        return args.run(args)
+        with show_warnings(_to_stderr):
+            return args.run(args)
+    except _StdoutError as error:
+        print(f"speechlstm: error: {error}", file=sys.stderr)
+        _silence_stdout()
+        return error.code
     except CliError as error:
         print(f"speechlstm: error: {error}", file=sys.stderr)
         return error.code
@@ -311,8 +402,16 @@ def main(argv: list[str] | None = None) -> int:
         print("speechlstm: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _silence_stdout()
         return EXIT_OUTPUT
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the exit's flush of what stdout refused raises nothing."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -12,7 +12,12 @@ from pathlib import Path
 
 from .decoding import Word
 
-FORMATS = ("text", "json", "srt", "vtt")
+FORMATS = ("text", "tsv", "json", "srt", "vtt")
+"""text: the transcript, one line per input; tsv: PATH<TAB>TEXT per input; json: one object per
+line; srt and vtt: subtitles."""
+EXTENSIONS = {"text": "txt", "tsv": "tsv", "json": "json", "srt": "srt", "vtt": "vtt"}
+ALL = ("text", "json", "srt", "vtt")
+"""What ``--format all`` writes for each input."""
 
 
 def subtitle_cues(words: tuple[Word, ...], max_chars: int = 42, max_seconds: float = 6.0,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import warnings
 from array import array
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +20,9 @@ import numpy as np
 
 UNK, BOS, EOS = "<unk>", "<s>", "</s>"
 LN10 = math.log(10.0)
+MISSING_UNK_LOG10 = -100.0
+"""log10 P(<unk>) for an ARPA file without an <unk> unigram, as KenLM assumes: unknown words
+are then all but ruled out."""
 
 #: A language-model state: the ids of the words that condition the next one.
 LMState = tuple[int, ...]
@@ -47,7 +51,11 @@ class ArpaLM:
             n = 0
             for line in f:
                 line = line.strip()
-                if not line or line in ("\\data\\", "\\end\\"):
+                if not line:
+                    continue
+                if not counts and line != "\\data\\" and not line.startswith("ngram "):
+                    raise ValueError(f"{path}: not an ARPA file (it must start with \\data\\)")
+                if line in ("\\data\\", "\\end\\"):
                     continue
                 if n == 0 and line.startswith("ngram ") and "=" in line:
                     counts.append(int(line.split("=", 1)[1]))
@@ -56,7 +64,7 @@ class ArpaLM:
                     if n != len(columns) + 1 or not counts:
                         raise ValueError(f"{path}: malformed ARPA file")
                     if n == 2:
-                        self._index_words(path, counts)
+                        self._index_words(path, counts, columns[0])
                     columns.append((array("q"), array("d"), array("d")))
                 elif n > 0:
                     fields = line.split()
@@ -72,7 +80,7 @@ class ArpaLM:
                     logp.append(float(fields[0]))
                     backoff.append(float(fields[1 + n]) if len(fields) > 1 + n else 0.0)
         if len(columns) == 1:
-            self._index_words(path, counts)
+            self._index_words(path, counts, columns[0])
         if [len(c[0]) for c in columns] != counts:
             raise ValueError(f"{path}: n-gram counts differ from the header")
         self.order = len(columns)
@@ -89,10 +97,19 @@ class ArpaLM:
             self._logp.append((np.frombuffer(logp)[order] * LN10).astype(np.float32))
             self._backoff.append((np.frombuffer(backoff)[order] * LN10).astype(np.float32))
 
-    def _index_words(self, path: str | Path, counts: list[int]) -> None:
-        """Word ids once the unigrams are read; later orders pack their ids with them."""
+    def _index_words(self, path: str | Path, counts: list[int], unigrams: tuple[array, array, array]) -> None:
+        """Word ids once the unigrams are read; later orders pack their ids with them.
+
+        A model without <unk> (SRILM's default) gets one with :data:`MISSING_UNK_LOG10`."""
+        if UNK not in self.words:
+            warnings.warn(f"{path}: no {UNK} unigram; unknown words get log10 P = {MISSING_UNK_LOG10:g}",
+                          stacklevel=3)
+            for column, value in zip(unigrams, (len(self.words), MISSING_UNK_LOG10, 0.0)):
+                column.append(value)
+            self.words.append(UNK)
+            counts[0] += 1
         self.index = {w: i for i, w in enumerate(self.words)}
-        for token in (UNK, BOS, EOS):
+        for token in (BOS, EOS):
             if token not in self.index:
                 raise ValueError(f"{path}: no {token} unigram")
         self.bits = max(len(self.words).bit_length(), 1)
@@ -159,5 +176,12 @@ def load_lm(path: str | Path) -> ArpaLM:
     Recognizers built with the same LM (one per CLI call, test or option change) share it; the
     model is read-only, so sharing is safe.
     """
+    from .bundle import BundleError
+
     path = Path(path).resolve()
-    return _load_cached(path, path.stat().st_mtime)
+    try:
+        return _load_cached(path, path.stat().st_mtime)
+    except (OSError, EOFError, UnicodeDecodeError, ValueError, KeyError, IndexError) as error:
+        reason = getattr(error, "strerror", None) or (f"unknown word {error}" if isinstance(error, KeyError)
+                                                      else str(error).removeprefix(f"{path}: "))
+        raise BundleError(f"{path}: not a readable ARPA language model ({reason})") from None

@@ -117,6 +117,14 @@ class Transcript:
                 "words": self.result.to_dict()["words"]}
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a streaming transcription; ``partial`` is what was decoded until then."""
+
+    def __init__(self, partial: Transcript) -> None:
+        super().__init__("interrupted")
+        self.partial = partial
+
+
 class Recognizer:
     """Speech to text with one bundle; create one and reuse it for many files and streams."""
 
@@ -185,8 +193,6 @@ class Recognizer:
         if self.config.mode == "streaming":
             blocks = iter_blocks(path, self.sample_rate, self.config.chunk_ms / 1000)
             transcript = self._stream_blocks(blocks)
-            if transcript.duration == 0:
-                raise AudioError(f"{path}: contains no audio samples")
         else:
             transcript = self._offline(read_audio(path, self.sample_rate))
         return replace(transcript, path=path)
@@ -199,7 +205,10 @@ class Recognizer:
 
     def _stream_blocks(self, blocks) -> Transcript:
         stream = self.create_stream()
-        for block in blocks:
-            stream.accept_waveform(self.sample_rate, block)
-            stream.decode()
+        try:
+            for block in blocks:
+                stream.accept_waveform(self.sample_rate, block)
+                stream.decode()
+        except KeyboardInterrupt:
+            raise Interrupted(Transcript(stream.result, stream.seconds_received)) from None
         return Transcript(stream.finalize(), stream.seconds_received)

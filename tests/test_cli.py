@@ -1,9 +1,12 @@
+import io
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -47,7 +50,7 @@ def test_readable_inputs_transcribe(capsys, tiny_bundle, inputs, name):
 
 
 @pytest.mark.parametrize("name,reason", [("missing.wav", "no such file"), ("empty.wav", "cannot read"),
-                                         ("text.wav", "cannot read"), ("header_only.wav", "no audio")])
+                                         ("text.wav", "cannot read")])
 def test_bad_inputs_give_one_line_errors(capsys, tiny_bundle, inputs, name, reason):
     code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, inputs / name)
     assert code == 1
@@ -56,7 +59,7 @@ def test_bad_inputs_give_one_line_errors(capsys, tiny_bundle, inputs, name, reas
 
 
 def test_bad_file_does_not_stop_the_others(capsys, tiny_bundle, inputs):
-    code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, inputs / "good.wav",
+    code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--format", "tsv", inputs / "good.wav",
                           inputs / "empty.wav", inputs / "rate8k.flac", inputs)
     assert code == 1
     assert [line.split("\t")[0] for line in out.splitlines()] == [str(inputs / "good.wav"), str(inputs / "rate8k.flac")]
@@ -138,3 +141,159 @@ def test_train_subcommand_takes_the_recipe_options(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["transcribe", "--log-minutes", "1", "x.wav"])
     assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize("mode", ["offline", "streaming"])
+def test_a_file_without_samples_is_like_silence(capsys, inputs, tmp_path, mode):
+    """Both transcribe to empty text with exit 0 (the shipped model); the file without samples also warns."""
+    silence = tmp_path / "silence.wav"
+    sf.write(silence, np.zeros(5 * 16000, np.float32), 16000)
+    sf.write(tmp_path / "zero.wav", np.zeros(0, np.float32), 16000)
+    for path, warning in ((silence, None), (tmp_path / "zero.wav", "contains no audio samples"),
+                          (inputs / "header_only.wav", "truncated")):
+        code, out, err = _run(capsys, "transcribe", "--decoder", "greedy", "--mode", mode, "--format", "json", path)
+        assert code == 0 and json.loads(out)["text"] == "", err
+        assert (warning in err and path.name in err and "Traceback" not in err) if warning else err == ""
+
+
+def test_text_format_is_one_line_per_input(capsys, tiny_bundle, inputs):
+    """text is the transcript alone whether one input or many; tsv adds the path."""
+    one = _run(capsys, "transcribe", "--model", tiny_bundle, inputs / "good.wav")[1]
+    two = _run(capsys, "transcribe", "--model", tiny_bundle, inputs / "good.wav", inputs / "good.wav")[1]
+    assert "\t" not in one and two == one * 2 and one.endswith("\n") and one.count("\n") == 1
+    tsv = _run(capsys, "transcribe", "--model", tiny_bundle, "--format", "tsv", inputs / "good.wav")[1]
+    assert tsv == f"{inputs / 'good.wav'}\t{one}"
+
+
+def test_standard_input_among_files(capsys, tiny_bundle, inputs, monkeypatch):
+    """'-' reads standard input (not seekable) without stopping the files around it."""
+    class Stdin:
+        buffer = io.BytesIO((inputs / "good.wav").read_bytes())
+
+    monkeypatch.setattr(sys, "stdin", Stdin)
+    code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--format", "tsv", inputs / "rate8k.flac",
+                          "-", inputs / "text.wav", inputs / "stereo44k.wav")
+    assert code == 1 and "text.wav" in err and "Traceback" not in err
+    assert [line.split("\t")[0] for line in out.splitlines()] == [str(inputs / "rate8k.flac"), "-",
+                                                                 str(inputs / "stereo44k.wav")]
+
+
+def test_fifo_input(capsys, tiny_bundle, inputs, tmp_path):
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes((inputs / "good.wav").read_bytes()))
+    writer.start()
+    code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--format", "json", fifo)
+    writer.join()
+    assert code == 0, err
+    assert json.loads(out)["duration"] == pytest.approx(1.0)
+
+
+def test_pipe_into_a_batch(tiny_bundle, inputs):
+    """The issue's command: cat x.wav | speechlstm transcribe a.flac /dev/stdin b.wav."""
+    command = [sys.executable, "-m", "speechlstm", "transcribe", "--model", str(tiny_bundle), "--format", "tsv",
+               str(inputs / "rate8k.flac"), "/dev/stdin", str(inputs / "stereo44k.wav")]
+    result = subprocess.run(command, input=(inputs / "good.wav").read_bytes(), capture_output=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert [line.split(b"\t")[0] for line in result.stdout.splitlines()] == [
+        str(inputs / "rate8k.flac").encode(), b"/dev/stdin", str(inputs / "stereo44k.wav").encode()]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_full_stdout_exits_4(tiny_bundle):
+    command = [sys.executable, "-m", "speechlstm", "transcribe", "--model", str(tiny_bundle), "--decoder", "greedy",
+               str(SAMPLES / "goforward.wav")]
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert result.returncode == 4
+    assert result.stderr == "speechlstm: error: cannot write to standard output: No space left on device\n"
+
+
+def test_output_dir_is_created_and_same_stems_do_not_overwrite(capsys, tiny_bundle, inputs, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    shutil.copy(inputs / "good.wav", tmp_path / "a" / "x.wav")
+    shutil.copy(inputs / "rate8k.flac", tmp_path / "b" / "x.flac")
+    target = tmp_path / "new" / "folder"
+    code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--format", "json", "--output-dir", target,
+                          tmp_path / "a" / "x.wav", tmp_path / "b" / "x.flac")
+    assert code == 0 and out == "", err
+    assert sorted(p.name for p in target.iterdir()) == ["x-1.json", "x.json"]
+    assert json.loads((target / "x.json").read_text())["path"] == str(tmp_path / "a" / "x.wav")
+    assert json.loads((target / "x-1.json").read_text())["path"] == str(tmp_path / "b" / "x.flac")
+
+
+def test_format_all(capsys, tiny_bundle, inputs, tmp_path):
+    code, _, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--format", "all", "--output-dir", tmp_path,
+                        inputs / "good.wav")
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.json", "good.srt", "good.txt", "good.vtt"]
+    assert (tmp_path / "good.vtt").read_text().startswith("WEBVTT")
+    code, _, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--format", "all", inputs / "good.wav")
+    assert code == 2 and "--output-dir" in err
+
+
+def test_chunk_ms_in_offline_mode_warns(capsys, tiny_bundle, inputs):
+    code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--chunk-ms", "200", inputs / "good.wav")
+    assert code == 0 and out
+    assert err == ("speechlstm: warning: --chunk-ms only applies to --mode streaming; "
+                   "offline mode reads each file whole\n")
+
+
+def test_interrupted_streaming_prints_the_partial_text(capsys, tiny_bundle, monkeypatch):
+    from speechlstm.streaming import Stream
+    real, calls = Stream.decode, []
+
+    def interrupted(self):
+        calls.append(1)
+        if len(calls) == 20:
+            raise KeyboardInterrupt
+        return real(self)
+
+    monkeypatch.setattr(Stream, "decode", interrupted)
+    code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--mode", "streaming", "--format", "json",
+                          SAMPLES / "goforward.wav")
+    assert code == 130
+    record = json.loads(out)
+    assert record["duration"] == pytest.approx(1.9, abs=0.11) and record["path"].endswith("goforward.wav")
+    assert "partial result of" in err and err.endswith("speechlstm: interrupted\n")
+
+
+def _on_a_terminal(argv: list[str]) -> str:
+    """What a terminal (100 columns) shows when stdout and stderr both go to it."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    process = subprocess.Popen(argv, stdout=follower, stderr=follower, close_fds=True)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    process.wait(timeout=120)
+    os.close(leader)
+    return b"".join(chunks).decode()
+
+
+def test_progress_bar_on_a_terminal_only(tiny_bundle):
+    files = [str(path) for path in sorted(SAMPLES.glob("*.wav"))[:3]]
+    argv = [sys.executable, "-m", "speechlstm", "transcribe", "--model", str(tiny_bundle), "--decoder", "greedy",
+            "--format", "tsv", *files]
+    screen = _on_a_terminal(argv)
+    assert re.search(r"\r1/3 files +\d+%\|.*\| \d+/\d+ s audio \[", screen), screen
+    # Each result starts on a line the bar was cleared from, and the bar is gone at the end.
+    results = [line for line in screen.split("\r\n") if "\t" in line]
+    assert [re.sub(r"^.*\r", "", line).split("\t")[0] for line in results] == files
+    assert all(re.search(r"\r +\r[^\r]*$", line) for line in results)
+    assert re.search(r"\r +\r$", screen)
+    piped = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert piped.returncode == 0 and piped.stderr == ""

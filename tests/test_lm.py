@@ -161,3 +161,25 @@ def test_builder_command_line(tmp_path: Path) -> None:
     lm = ArpaLM(out)
     assert set(lm.words) == {"<unk>", "<s>", "</s>", "the", "cat", "dog", "sat", "on"}
     assert _sums(lm, [[], ["the"], ["the", "cat"]]) == pytest.approx([1.0] * 3, abs=2e-3)
+
+
+def test_arpa_without_unk_gets_kenlm_floor(tmp_path: Path) -> None:
+    """SRILM writes no <unk> by default: unknown words then score log10 -100, as in KenLM."""
+    path = tmp_path / "no_unk.arpa"
+    path.write_text(TINY_ARPA.replace("ngram 1=7", "ngram 1=6").replace("-1.0\t<unk>\n", ""))
+    with pytest.warns(UserWarning, match="no <unk>"):
+        lm = ArpaLM(path)
+    assert lm.score(lm.begin(), "dog")[0] == pytest.approx(-100 * LN10 - 0.5 * LN10, rel=1e-5)
+    assert lm.score(lm.begin(), "the")[0] == pytest.approx(-0.4 * LN10, rel=1e-5)
+
+
+@pytest.mark.parametrize("content", [b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x80\xff",
+                                     b"hello world\n", b"\\data\\\nngram 1=1\n\n\\1-grams:\n-1.0\n"],
+                         ids=["wav", "text", "malformed"])
+def test_non_arpa_file_is_a_bundle_error(tmp_path: Path, content: bytes) -> None:
+    from speechlstm.bundle import BundleError
+    from speechlstm.lm import load_lm
+    path = tmp_path / "model.arpa"
+    path.write_bytes(content)
+    with pytest.raises(BundleError, match="not a readable ARPA language model"):
+        load_lm(path)
