@@ -3,10 +3,14 @@
 
     python python-api-examples/beam_search_hotwords.py samples/sense_and_sensibility_0930.wav amiable
 """
-import sys
+import argparse
 
 from speechlstm import Recognizer
 
-hotwords = tuple((phrase, 8.0) for phrase in sys.argv[2:])
-recognizer = Recognizer.from_bundle(decoder="beam", beam_size=16, hotwords=hotwords)
-print(recognizer.transcribe_file(sys.argv[1]).text)
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("audio", help="audio file")
+parser.add_argument("hotwords", nargs="*", help="words or phrases to boost (boost 8 each)")
+args = parser.parse_args()
+
+recognizer = Recognizer.from_bundle(decoder="beam", beam_size=16, hotwords=tuple((p, 8.0) for p in args.hotwords))
+print(recognizer.transcribe_file(args.audio).text)

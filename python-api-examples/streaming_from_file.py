@@ -3,15 +3,19 @@
 
     python python-api-examples/streaming_from_file.py samples/flite_real_time.wav
 """
-import sys
+import argparse
 
 import soundfile as sf
 
 from speechlstm import Recognizer
 
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("audio", help="audio file (anything libsndfile reads)")
+args = parser.parse_args()
+
 recognizer = Recognizer.from_bundle()
 stream = recognizer.create_stream()
-with sf.SoundFile(sys.argv[1]) as audio:
+with sf.SoundFile(args.audio) as audio:
     for block in audio.blocks(blocksize=audio.samplerate // 10, dtype="float32"):
         stream.accept_waveform(audio.samplerate, block)
         stream.decode()

@@ -3,12 +3,17 @@
 
     python python-api-examples/transcribe_files.py samples/*.wav
 """
+import argparse
 import sys
 
 from speechlstm import AudioError, Recognizer
 
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("audio", nargs="+", help="audio files")
+args = parser.parse_args()
+
 recognizer = Recognizer.from_bundle()
-for path in sys.argv[1:]:
+for path in args.audio:
     try:
         transcript = recognizer.transcribe_file(path)
     except AudioError as error:

@@ -64,8 +64,9 @@ def _add_transcribe(commands: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="audio files; '-' for standard input")
     parser.add_argument("--mode", choices=("offline", "streaming"), default="offline",
-                        help="offline: full BiLSTM over each file; streaming: the chunked model fed "
-                             "block by block as a live source would (bounded memory for long files)")
+                        help="offline: full BiLSTM over each file (over segments of at most 30 s cut at "
+                             "pauses when it is longer than a minute); streaming: the chunked model fed "
+                             "block by block as a live source would; both in bounded memory for long files")
     parser.add_argument("--chunk-ms", type=_positive_int,
                         help="block size fed to the stream in streaming mode (default: 100; does not change "
                              "the text); ignored, with a warning, in offline mode")
@@ -208,11 +209,7 @@ def _check_transcribe_options(args: argparse.Namespace) -> None:
     if args.output and not args.output.parent.is_dir():
         raise CliError(f"output directory does not exist: {args.output.parent}", EXIT_OUTPUT)
     if args.output_dir:
-        try:
-            args.output_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise CliError(f"cannot create output directory {args.output_dir}: {error.strerror or error}",
-                           EXIT_OUTPUT) from None
+        _make_folder(args.output_dir)
 
 
 def _run_transcribe(args: argparse.Namespace) -> int:
@@ -295,34 +292,73 @@ def _run_train(args: argparse.Namespace) -> int:
 def _add_eval(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "eval", help="WER and CER of a model on a TSV manifest",
-        description="Transcribe every file of a manifest (TSV with a header holding path, duration and "
-                    "text columns; paths relative to the manifest) and report WER and CER with "
-                    "substitutions, deletions and insertions, offline and streaming.")
+        description="Transcribe every file of a manifest (TSV with a header holding path and text columns, "
+                    "duration optional; paths relative to the manifest) and report WER and CER with "
+                    "substitutions, deletions and insertions, offline and streaming. Audio that cannot be "
+                    "read is reported and skipped; the rest is scored and the exit code is 1.")
     parser.add_argument("manifest", type=Path)
     parser.add_argument("--mode", choices=("offline", "streaming", "both"), default="both")
     parser.add_argument("--limit", type=_positive_int, help="score only the first N utterances")
     add_model_options(parser)
     parser.add_argument("--json", type=Path, help="also write the figures as JSON to this file")
+    parser.add_argument("--out-dir", type=Path,
+                        help="write per-utterance results here, as icefall does: recogs-MODE.txt (reference "
+                             "and hypothesis of each utterance) and errs-MODE.txt (summary, per-utterance "
+                             "error counts and alignments, frequent errors, per-word statistics)")
     parser.set_defaults(run=_run_eval)
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse an output path that cannot be written, before hours of work go into it."""
+    if path.is_dir():
+        raise CliError(f"cannot write {path}: it is a directory", EXIT_OUTPUT)
+    folder = path.parent
+    if not folder.is_dir():
+        raise CliError(f"cannot write {path}: output directory does not exist: {folder}", EXIT_OUTPUT)
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise CliError(f"cannot write {path}: permission denied", EXIT_OUTPUT)
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CliError(f"cannot create output directory {folder}: {error.strerror or error}", EXIT_OUTPUT) from None
 
 
 def _run_eval(args: argparse.Namespace) -> int:
     import json
 
+    from .data import ManifestError, read_manifest
     from .evaluate import evaluate_manifest, format_table
 
     if not args.manifest.is_file():
         raise CliError(f"manifest not found: {args.manifest}", EXIT_INPUT)
+    try:
+        if not read_manifest(args.manifest, columns=("path", "text")):
+            raise CliError(f"{args.manifest}: the manifest lists no utterances", EXIT_INPUT)
+    except ManifestError as error:
+        raise CliError(str(error), EXIT_INPUT) from None
+    if args.json:
+        _check_writable(args.json)
+    if args.out_dir:
+        _make_folder(args.out_dir)
     recognizer = recognizer_from_args(args)
     modes = ("offline", "streaming") if args.mode == "both" else (args.mode,)
     try:
-        figures = evaluate_manifest(recognizer, args.manifest, modes, args.limit, progress=sys.stderr.isatty())
+        figures = evaluate_manifest(recognizer, args.manifest, modes, args.limit, out_dir=args.out_dir)
     except AudioError as error:
         raise CliError(str(error), EXIT_INPUT) from None
-    print(format_table(figures))
+    except OSError as error:
+        raise CliError(f"cannot write to {args.out_dir}: {error.strerror or error}", EXIT_OUTPUT) from None
+    print(format_table(figures), flush=True)
     if args.json:
         _write(args.json, json.dumps(figures, indent=2) + "\n")
-    return 0
+    skipped = max(f["skipped"] for f in figures.values())
+    if skipped:
+        print(f"speechlstm: {skipped} utterance(s) skipped (unreadable audio); the figures cover the rest",
+              file=sys.stderr)
+    return EXIT_INPUT if skipped else 0
 
 
 def _add_export(commands: argparse._SubParsersAction) -> None:

@@ -34,13 +34,36 @@ class Utterance:
     source: str = ""
 
 
-def read_manifest(path: str | Path) -> list[Utterance]:
-    """Rows of a manifest with absolute audio paths."""
+class ManifestError(ValueError):
+    """A manifest that cannot be read: not UTF-8 text, a missing column, a bad value; names the file."""
+
+
+def read_manifest(path: str | Path, columns: tuple[str, ...] = ("path", "duration", "text")) -> list[Utterance]:
+    """Rows of a manifest with absolute audio paths; ``columns`` must be in its header
+    (a manifest without ``duration``, when not required, gives durations of 0)."""
     path = Path(path)
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
-    return [Utterance(path.parent / row["path"], float(row["duration"]), row["text"],
-                      row.get("speaker", ""), row.get("source", "")) for row in rows]
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+            rows = list(reader)
+            header = reader.fieldnames or []
+    except UnicodeDecodeError:
+        raise ManifestError(f"{path}: not a manifest (a UTF-8 TSV file with a header)") from None
+    missing = [column for column in columns if column not in header]
+    if missing:
+        raise ManifestError(f"{path}: no {', '.join(missing)} column in the header (a TSV manifest needs "
+                            f"{', '.join(columns)}; found: {', '.join(header) or 'nothing'})")
+    utterances = []
+    for line, row in enumerate(rows, start=2):
+        try:
+            duration = float(row.get("duration") or 0.0)
+        except ValueError:
+            raise ManifestError(f"{path}:{line}: duration {row['duration']!r} is not a number") from None
+        if row["path"] is None or row["text"] is None:
+            raise ManifestError(f"{path}:{line}: fewer fields than the header has")
+        utterances.append(Utterance(path.parent / row["path"], duration, row["text"], row.get("speaker") or "",
+                                    row.get("source") or ""))
+    return utterances
 
 
 def import_librispeech(root: str | Path, manifest: str | Path) -> int:

@@ -1,35 +1,70 @@
-"""Scoring a model on a manifest: WER and CER, offline and streaming, with edit counts and RTF."""
+"""Scoring a model on a manifest: WER and CER, offline and streaming, with edit counts and RTF.
+
+An utterance whose audio cannot be read is reported once and left out of every mode's
+figures (``skipped`` counts them), so one missing file costs its own figures, not the run's.
+With ``out_dir``, each mode also writes icefall-style ``recogs-MODE.txt`` and ``errs-MODE.txt``
+(:mod:`speechlstm.error_stats`) for diagnosing the model utterance by utterance.
+"""
 from __future__ import annotations
 
-import sys
+import os
 import time
 from pathlib import Path
 
-from .data import read_manifest
+from .audio import AudioError
+from .data import Utterance, read_manifest
+from .error_stats import errs_text, recogs_text
+from .formats import atomic_write
+from .progress import BatchProgress
 from .recognizer import Recognizer
 from .scoring import score
 
 
+def utterance_id(row: Utterance, manifest: Path) -> str:
+    """The audio path relative to the manifest's folder, without its extension."""
+    return os.path.splitext(os.path.relpath(row.path, manifest.parent))[0]
+
+
 def evaluate_manifest(recognizer: Recognizer, manifest: str | Path, modes: tuple[str, ...] = ("offline", "streaming"),
-                      limit: int | None = None, progress: bool = False) -> dict[str, dict]:
-    """Transcribe every utterance of ``manifest`` in each mode and score it against its text."""
-    rows = read_manifest(manifest)[:limit]
+                      limit: int | None = None, out_dir: str | Path | None = None) -> dict[str, dict]:
+    """Transcribe every utterance of ``manifest`` in each mode and score it against its text.
+
+    Unreadable audio is reported on stderr (above the progress bar) and skipped.
+    """
+    manifest = Path(manifest)
+    rows = read_manifest(manifest, columns=("path", "text"))[:limit]
+    ids = [utterance_id(row, manifest) for row in rows]
+    failed: set[int] = set()
     figures = {}
     for mode in modes:
         runner = recognizer.with_options(mode=mode)
-        hypotheses, compute, audio = [], 0.0, 0.0
-        for index, row in enumerate(rows, start=1):
-            start = time.perf_counter()
-            transcript = runner.transcribe_file(row.path)
-            compute += time.perf_counter() - start
-            audio += transcript.duration
-            hypotheses.append(transcript.text)
-            if progress:
-                print(f"\r{mode}: {index}/{len(rows)}", end="", file=sys.stderr, flush=True)
-        if progress:
-            print(file=sys.stderr)
-        figures[mode] = {**score([r.text for r in rows], hypotheses), "rtf": compute / max(audio, 1e-9),
-                         "audio_hours": audio / 3600}
+        kept, hypotheses, compute, audio = [], [], 0.0, 0.0
+        with BatchProgress([row.duration or None for row in rows], label=f"{mode} ") as progress:
+            for index, row in enumerate(rows):
+                if index in failed:
+                    progress.done(row.duration)
+                    continue
+                start = time.perf_counter()
+                try:
+                    transcript = runner.transcribe_file(row.path)
+                except AudioError as error:
+                    failed.add(index)
+                    progress.message(f"speechlstm: error: {error} (skipped)")
+                    progress.done(row.duration)
+                    continue
+                compute += time.perf_counter() - start
+                audio += transcript.duration
+                kept.append(index)
+                hypotheses.append(transcript.text)
+                progress.done(transcript.duration, known=bool(row.duration))
+        refs, kept_ids = [rows[i].text for i in kept], [ids[i] for i in kept]
+        if not kept:
+            raise AudioError(f"{manifest}: none of its {len(rows)} utterances could be read")
+        figures[mode] = {**score(refs, hypotheses), "rtf": compute / max(audio, 1e-9), "audio_hours": audio / 3600,
+                         "skipped": len(failed)}
+        if out_dir is not None:
+            atomic_write(Path(out_dir) / f"recogs-{mode}.txt", recogs_text(kept_ids, refs, hypotheses))
+            atomic_write(Path(out_dir) / f"errs-{mode}.txt", errs_text(kept_ids, refs, hypotheses))
     return figures
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import queue
 import threading
+from time import monotonic
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Iterator, Literal
 
@@ -179,6 +180,10 @@ def transcribe_live(recognizer: Recognizer, source: Iterable[tuple[int, np.ndarr
     return LiveSession(recognizer, endpoint or EndpointConfig()).events(source)
 
 
+STOP_GRACE_SECONDS = 0.5
+"""After Ctrl-C, how much longer than the stream's latency capture waits for audio captured before it."""
+
+
 class DeviceError(RuntimeError):
     """The audio device is missing, busy or failed; the message lists the input devices."""
 
@@ -204,22 +209,25 @@ def _device_error(message: str) -> DeviceError:
 def _import_sounddevice() -> Any:
     try:
         import sounddevice
+    except ImportError:
+        raise DeviceError("live audio needs the sounddevice package: pip install 'speechlstm[live]'") from None
     except OSError as error:  # raised when the PortAudio library is missing
         raise DeviceError(f"cannot use audio devices: {error} (install libportaudio2)") from None
     return sounddevice
 
 
 class MicrophoneSource:
-    """Captures mono audio from a sounddevice input at its native rate; yields (rate, block).
+    """Captures mono audio from a sounddevice input; yields (rate, block).
 
     ``device`` is an index, a (sub)string of a device name, or None for the default input.
-    Iterating starts the capture (or call :meth:`start` first to know when it runs);
-    :meth:`close` (from any thread or a signal handler) stops it after the blocks already
-    captured have been yielded.
+    The device is opened at ``sample_rate`` (give the model's, so nothing resamples twice)
+    when it supports that rate, else at its default rate. Iterating starts the capture (or
+    call :meth:`start` first to know when it runs); :meth:`close` (from any thread or a
+    signal handler) ends it once the audio captured before the call has been yielded.
     """
 
     def __init__(self, device: int | str | None = None, block_seconds: float = 0.1,
-                 on_overflow: Callable[[], None] | None = None) -> None:
+                 on_overflow: Callable[[], None] | None = None, sample_rate: int | None = None) -> None:
         sd = _import_sounddevice()
         try:
             info = sd.query_devices(device, "input")
@@ -228,9 +236,13 @@ class MicrophoneSource:
             raise _device_error(f"{wanted} ({error})") from None
         self.device_name: str = info["name"]
         self.sample_rate = int(info["default_samplerate"])
+        if sample_rate is not None and _supports(sd, info["index"], sample_rate):
+            self.sample_rate = sample_rate
         self.on_overflow = on_overflow
-        self._queue: queue.Queue[tuple[np.ndarray, bool]] = queue.Queue()
+        self._queue: queue.Queue[tuple[np.ndarray, bool, float]] = queue.Queue()
         self._closed = threading.Event()
+        self._stop_at = 0.0
+        self._deadline = math.inf
         try:
             self._stream = sd.InputStream(device=info["index"], channels=1, samplerate=self.sample_rate,
                                           blocksize=max(1, int(self.sample_rate * block_seconds)),
@@ -239,15 +251,26 @@ class MicrophoneSource:
             raise _device_error(f"cannot open input device {self.device_name!r} ({error})") from None
 
     def _callback(self, indata: np.ndarray, frames: int, time: Any, status: Any) -> None:
-        self._queue.put((indata.copy(), bool(status.input_overflow)))
+        self._queue.put((indata.copy(), bool(status.input_overflow), float(time.inputBufferAdcTime)))
 
     def close(self) -> None:
-        """Stop capturing; iteration ends once the captured blocks are consumed."""
+        """Stop capturing: audio captured until now, still on its way through the sound
+        server's and PortAudio's buffers, is waited for (by the blocks' capture times, for at
+        most the stream's latency plus half a second); later audio is not yielded."""
+        if self._closed.is_set():
+            return
+        self._stop_at = float(self._stream.time) if self._stream.active else 0.0
+        self._deadline = monotonic() + float(self._stream.latency) + STOP_GRACE_SECONDS
         self._closed.set()
 
     @property
     def closed(self) -> bool:
+        """True once :meth:`close` was called."""
         return self._closed.is_set()
+
+    def _before_stop(self, captured_at: float) -> bool:
+        """Whether a block was captured before :meth:`close` (unknown capture times count as before)."""
+        return not (self._closed.is_set() and self._stop_at > 0 and captured_at >= self._stop_at)
 
     def start(self) -> None:
         """Start capturing now (idempotent); a busy device fails here."""
@@ -263,19 +286,32 @@ class MicrophoneSource:
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
         self.start()
         try:
-            while not self._closed.is_set() and self._stream.active:
+            while self._stream.active and monotonic() < self._deadline:
                 try:
-                    item = self._queue.get(timeout=0.05)
+                    block, overflow, captured_at = self._queue.get(timeout=0.05)
                 except queue.Empty:
                     continue
-                yield self._deliver(item)
+                if not self._before_stop(captured_at):
+                    return
+                yield self._deliver(block, overflow)
         finally:
             self._stream.close()
         while not self._queue.empty():
-            yield self._deliver(self._queue.get_nowait())
+            block, overflow, captured_at = self._queue.get_nowait()
+            if not self._before_stop(captured_at):
+                return
+            yield self._deliver(block, overflow)
 
-    def _deliver(self, item: tuple[np.ndarray, bool]) -> tuple[int, np.ndarray]:
-        block, overflow = item
+    def _deliver(self, block: np.ndarray, overflow: bool) -> tuple[int, np.ndarray]:
         if overflow and self.on_overflow is not None:
             self.on_overflow()
         return self.sample_rate, block
+
+
+def _supports(sd: Any, device: int, sample_rate: int) -> bool:
+    """Whether PortAudio can open ``device`` for mono float32 input at ``sample_rate``."""
+    try:
+        sd.check_input_settings(device=device, channels=1, dtype="float32", samplerate=sample_rate)
+    except (ValueError, sd.PortAudioError):
+        return False
+    return True

@@ -56,11 +56,12 @@ def run_live(args: argparse.Namespace) -> int:
                               max_utterance=args.max_utterance)
     with ExitStack() as stack:
         log = _open_log(args.output, stack) if args.output else None
+        session = LiveSession(recognizer_from_args(args, mode="streaming"), endpoint)
         try:
-            source = MicrophoneSource(args.device, on_overflow=_report_overflow)
+            source = MicrophoneSource(args.device, on_overflow=_report_overflow,
+                                      sample_rate=session.recognizer.sample_rate)
         except DeviceError as error:
             raise CliError(str(error), EXIT_DEVICE) from None
-        session = LiveSession(recognizer_from_args(args, mode="streaming"), endpoint)
         stack.callback(signal.signal, signal.SIGINT, _stop_on_interrupt(source))
         try:
             source.start()
@@ -75,9 +76,13 @@ def run_live(args: argparse.Namespace) -> int:
 
 def _list_devices() -> int:
     try:
-        print(device_table())
+        table = device_table()
     except DeviceError as error:
         raise CliError(str(error), EXIT_DEVICE) from None
+    if not table.strip():
+        raise CliError("no audio devices found (PortAudio lists none: no sound card, or no access to it)",
+                       EXIT_DEVICE)
+    print(table)
     return 0
 
 

@@ -297,3 +297,67 @@ def test_progress_bar_on_a_terminal_only(tiny_bundle):
     assert re.search(r"\r +\r$", screen)
     piped = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert piped.returncode == 0 and piped.stderr == ""
+
+
+@pytest.fixture
+def manifest(tmp_path, inputs):
+    """Two readable utterances and a missing one; no duration column (eval does not need it)."""
+    shutil.copy(inputs / "good.wav", tmp_path / "a.wav")
+    shutil.copy(inputs / "rate8k.flac", tmp_path / "b.flac")
+    path = tmp_path / "eval.tsv"
+    path.write_text("path\ttext\na.wav\thello world\nmissing.wav\tnot there\nb.flac\tone two\n")
+    return path
+
+
+def test_eval_skips_unreadable_audio_and_writes_per_utterance_results(capsys, tiny_bundle, manifest, tmp_path):
+    code, out, err = _run(capsys, "eval", manifest, "--model", tiny_bundle, "--decoder", "greedy",
+                          "--out-dir", tmp_path / "results", "--json", tmp_path / "figures.json")
+    assert code == 1
+    assert "| offline |" in out and "| streaming |" in out
+    assert err.count("missing.wav: no such file (skipped)") == 1 and "1 utterance(s) skipped" in err
+    figures = json.loads((tmp_path / "figures.json").read_text())
+    assert figures["offline"]["utterances"] == 2 and figures["offline"]["skipped"] == 1
+    recogs = (tmp_path / "results" / "recogs-streaming.txt").read_text().splitlines()
+    assert recogs[0] == "a:\tref=['hello', 'world']" and recogs[1].startswith("a:\thyp=[")
+    assert [line.split(":")[0] for line in recogs] == ["a", "a", "b", "b"]
+    errs = (tmp_path / "results" / "errs-offline.txt").read_text()
+    assert errs.startswith("%WER = ") and "PER-UTT ERRORS:" in errs and "PER-UTT DETAILS:" in errs
+    assert re.search(r"^b\t\d+\t\d+\t\d+\t2\t", errs, re.MULTILINE)
+
+
+@pytest.mark.parametrize("content,fragment", [
+    (None, "not a manifest"),
+    ("file\ttext\na.wav\thi\n", "no path column"),
+    ("path\ttext\n", "lists no utterances"),
+    ("path\tduration\ttext\na.wav\tlong\thi\n", "is not a number"),
+], ids=["audio-file", "no-path-column", "empty", "bad-duration"])
+def test_eval_bad_manifest_is_one_line(capsys, tiny_bundle, inputs, tmp_path, content, fragment):
+    path = inputs / "good.wav"
+    if content is not None:
+        path = tmp_path / "m.tsv"
+        path.write_text(content)
+    code, out, err = _run(capsys, "eval", path, "--model", tiny_bundle)
+    assert code == 1 and out == ""
+    assert err.startswith("speechlstm: error: ") and fragment in err and len(err.splitlines()) == 1
+
+
+def test_eval_refuses_an_unwritable_json_before_working(capsys, tiny_bundle, manifest, tmp_path, monkeypatch):
+    monkeypatch.setattr("speechlstm.evaluate.evaluate_manifest", lambda *a, **k: pytest.fail("evaluated"))
+    for target in (tmp_path / "no" / "figures.json", tmp_path):
+        code, out, err = _run(capsys, "eval", manifest, "--model", tiny_bundle, "--json", target)
+        assert code == 4 and out == "" and err.startswith("speechlstm: error: cannot write")
+
+
+@pytest.mark.parametrize("script", ["beam_search_hotwords.py", "streaming_from_file.py", "transcribe_files.py"])
+def test_api_examples_without_arguments_print_usage(script):
+    example = SAMPLES.parent / "python-api-examples" / script
+    result = subprocess.run([sys.executable, str(example)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.startswith("usage: ") and "Traceback" not in result.stderr
+
+
+def test_lm_that_is_not_arpa_is_one_line(capsys, tiny_bundle, inputs):
+    code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--lm", inputs / "good.wav",
+                          inputs / "good.wav")
+    assert code == 3 and out == ""
+    assert err.startswith("speechlstm: error: ") and "not a readable ARPA language model" in err
+    assert len(err.splitlines()) == 1
