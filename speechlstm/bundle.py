@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from .decoding import GreedyDecoder
+from .formats import atomic_path
 from .frontend import FrontendConfig, LogMel, StreamingLogMel
 from .text import VOCABULARY
 
@@ -135,9 +136,8 @@ def save_bundle(path: str | Path, model: "AcousticModel", frontend: FrontendConf
     tensors["feat_mean"] = tensors["feat_mean"].astype(np.float32)
     tensors["feat_std"] = tensors["feat_std"].astype(np.float32)
     header = make_header(frontend, model.config.to_dict(), VOCABULARY, info or {})
-    temporary = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(temporary), metadata={"speechlstm": json.dumps(header)})
-    temporary.replace(path)
+    with atomic_path(path) as temporary:
+        save_file(tensors, str(temporary), metadata={"speechlstm": json.dumps(header)})
     return path
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from .decoding import Word
 
@@ -80,19 +82,29 @@ def _new_file_mode(path: Path) -> int:
         return 0o666 & ~umask
 
 
-def atomic_write(path: str | Path, content: str) -> None:
-    """Write ``content`` to ``path`` via a temporary file and a rename; any failure, an
-    interrupt included, leaves the previous file (if any) untouched and no temporary behind.
-    File names that are not valid UTF-8 are written back as their original bytes."""
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary name beside ``path`` for a writer that wants a file name (safetensors, torch):
+    renamed onto ``path`` when the block ends, with the permissions a plain new file would get
+    (or the old file's), and removed if the block fails or is interrupted."""
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"output directory does not exist: {path.parent}")
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", errors="surrogateescape") as out:
-            os.fchmod(out.fileno(), _new_file_mode(path))
-            out.write(content)
+        yield Path(temporary)
+        os.chmod(temporary, _new_file_mode(path))
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def atomic_write(path: str | Path, content: str) -> None:
+    """Write ``content`` to ``path`` via a temporary file and a rename; any failure, an
+    interrupt included, leaves the previous file (if any) untouched and no temporary behind.
+    File names that are not valid UTF-8 are written back as their original bytes."""
+    with atomic_path(path) as temporary:
+        with open(temporary, "w", encoding="utf-8", errors="surrogateescape") as out:
+            out.write(content)

@@ -578,3 +578,19 @@ def test_atomic_write_permissions(tmp_path):
         assert stat.S_IMODE(fresh.stat().st_mode) == 0o640 and fresh.read_text() == "b\n"
     finally:
         os.umask(umask)
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o027, 0o640)])
+def test_bundles_get_normal_permissions(tmp_path, umask, mode):
+    """safetensors writes 0600 files; a trained or exported bundle must be readable like any file."""
+    from speechlstm.bundle import save_bundle
+    from speechlstm.frontend import FrontendConfig
+    from speechlstm.model import AcousticModel, ModelConfig
+
+    previous = os.umask(umask)
+    try:
+        path = save_bundle(tmp_path / "b.safetensors", AcousticModel(ModelConfig(hidden=8, layers=1)), FrontendConfig())
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+    assert [p.name for p in tmp_path.iterdir()] == ["b.safetensors"]
