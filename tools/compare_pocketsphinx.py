@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 import soxr
-from pocketsphinx import Decoder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from speechlstm.scoring import score  # noqa: E402
@@ -51,7 +50,7 @@ def load_audio(path: Path) -> np.ndarray:
     return np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
 
 
-def decode(decoder: Decoder, audio: np.ndarray) -> str:
+def decode(decoder: Any, audio: np.ndarray) -> str:
     """Decode one whole utterance and return PocketSphinx's best hypothesis."""
     decoder.start_utt()
     decoder.process_raw(audio.tobytes(), full_utt=True)
@@ -62,6 +61,8 @@ def decode(decoder: Decoder, audio: np.ndarray) -> str:
 
 def evaluate(manifest: Path, limit: int | None, verbose: bool) -> dict[str, Any]:
     """Decode every file of the manifest and return the scores and timing figures."""
+    from pocketsphinx import Decoder
+
     items = read_manifest(manifest, limit)
     decoder = Decoder(loglevel="FATAL")
     refs: list[str] = []
@@ -116,6 +117,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Run the comparison and print (and optionally save) the figures."""
     args = parse_args(argv)
+    try:
+        import pocketsphinx  # noqa: F401
+    except ImportError:
+        sys.exit("compare_pocketsphinx.py: error: needs the pocketsphinx package (pip install pocketsphinx)")
     result = evaluate(args.manifest, args.limit, args.verbose)
     print(f"manifest: {result['manifest']}")
     print(f"files: {result['files']}  audio: {result['audio_hours']:.3f} h  "

@@ -1,11 +1,12 @@
-"""Rebuild the clips in this folder (16 kHz mono 16-bit WAV plus a .txt transcript each).
+"""Rebuild the clips in samples/ (16 kHz mono 16-bit WAV plus a .txt transcript each).
 
 Needs ``apt-get``/``dpkg-deb`` (for Debian's pocketsphinx-testdata), ``espeak-ng`` and
 ``flite`` on the PATH, and the Python packages numpy, soundfile and soxr.
-Run from anywhere: ``python3 samples/make_samples.py``.
+Run from anywhere: ``python3 tools/make_samples.py``; it rewrites samples/.
 """
 from __future__ import annotations
 
+import argparse
 import glob
 import subprocess
 import tempfile
@@ -116,4 +117,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                            epilog="It takes no options: it downloads pocketsphinx-testdata with apt-get, "
+                                   "synthesizes the rest and overwrites the clips in samples/.").parse_args()
     main()
