@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
@@ -44,6 +45,43 @@ def _logaddexp(a: float, b: float) -> float:
     if b == NEG_INF:
         return a
     return a + math.log1p(math.exp(b - a))
+
+
+DEFAULT_HOTWORD_BOOST = 8.0
+
+
+class HotwordError(ValueError):
+    """Hotwords given in a shape the decoder does not take, or with characters the model cannot write."""
+
+
+def hotword_boosts(hotwords: Mapping[str, float] | Sequence[str | tuple[str, float]]) -> dict[str, float]:
+    """``{phrase: boost}`` from a mapping, or from a sequence of phrases (boost
+    :data:`DEFAULT_HOTWORD_BOOST`) and ``(phrase, boost)`` pairs."""
+    expected = "hotwords must be phrases or (phrase, boost) pairs, e.g. ['Marianne', ('New York', 10.0)]"
+    if isinstance(hotwords, str):
+        raise HotwordError(f"{expected}, not one string")
+    boosts = {}
+    for item in hotwords.items() if isinstance(hotwords, Mapping) else hotwords:
+        if isinstance(item, str):
+            item = (item, DEFAULT_HOTWORD_BOOST)
+        if not (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], str)
+                and isinstance(item[1], (int, float)) and not isinstance(item[1], bool)):
+            raise HotwordError(f"{expected}; got {item!r}")
+        boosts[item[0]] = float(item[1])
+    return boosts
+
+
+def check_hotwords(phrases: Sequence[str], vocabulary: Sequence[str]) -> None:
+    """Refuse phrases with letters the model cannot write (after accents are dropped, as
+    :func:`normalize_text` does), which could never match and would silently do nothing."""
+    for phrase in phrases:
+        letters = unicodedata.normalize("NFKD", phrase)
+        letters = "".join(ch for ch in letters if not unicodedata.combining(ch)).lower()
+        foreign = list(dict.fromkeys(ch for ch in letters if ch.isalpha() and ch not in vocabulary))
+        if foreign or not normalize_text(phrase):
+            writes = "".join(token for token in vocabulary if len(token) == 1 and token.isalpha())
+            raise HotwordError(f"hotword {phrase!r}: the model cannot write {''.join(foreign) or 'it'} "
+                               f"(it writes the letters {writes}, apostrophes and digits as words)")
 
 
 class _HotNode:
@@ -192,6 +230,7 @@ class BeamSearchDecoder:
         self.top_k = min(top_k, len(self.vocabulary) - 1)
         self.token_min_logp = token_min_logp
         self.unk_score_offset = unk_score_offset
+        check_hotwords(list(hotwords or {}), self.vocabulary)
         self.hotwords = Hotwords(hotwords or {})
         self.lm_cache_size = lm_cache_size
         known = set(self.hotwords.words)

@@ -146,6 +146,18 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
     from safetensors import SafetensorError, safe_open
 
     path = Path(path) if path is not None else DEFAULT_BUNDLE
+    onnx_hint = "; ONNX graphs run with --backend onnx or onnx-int8 (RecognizerConfig(backend=...))"
+    if path.is_dir():
+        bundles, graphs = (sorted(p.name for p in path.glob(pattern)) for pattern in ("*.safetensors", "*.onnx"))
+        if bundles:
+            what = f"pass the bundle file itself ({', '.join(bundles)})"
+        elif graphs:
+            what = f"it holds no model bundle (.safetensors) but ONNX graphs ({', '.join(graphs)}){onnx_hint}"
+        else:
+            what = "it holds no model bundle (.safetensors) and no ONNX graphs"
+        raise BundleError(f"{path} is a folder: {what}")
+    if path.suffix == ".onnx" and path.is_file():
+        raise BundleError(f"{path} is an ONNX graph, not a model bundle (a .safetensors file){onnx_hint}")
     if not path.is_file():
         raise BundleError(f"model bundle not found: {path}{missing_model_hint(path)}")
     try:

@@ -47,6 +47,13 @@ def positive(kind: type) -> Callable[[str], float]:
 _positive_int = positive(int)
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (the library default) or more, got {text}")
+    return value
+
+
 def _add_transcribe(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "transcribe", help="transcribe audio files",
@@ -89,7 +96,7 @@ def add_model_options(parser: argparse.ArgumentParser, threads: int = 0) -> None
     """--model, --threads, --backend and the decoding options, shared by every recognizing command."""
     group = parser.add_argument_group("model")
     group.add_argument("--model", type=Path, help="model bundle (default: the shipped English model)")
-    group.add_argument("--threads", type=_positive_int if threads else int, default=threads,
+    group.add_argument("--threads", type=_positive_int if threads else _non_negative_int, default=threads,
                        help=f"CPU threads for the model (default: {threads or 'the library default'})")
     group.add_argument("--backend", choices=("auto", *BACKENDS), default="auto",
                        help="torch; onnx or onnx-int8 (exported graphs run by onnxruntime, no torch needed); "
@@ -99,10 +106,14 @@ def add_model_options(parser: argparse.ArgumentParser, threads: int = 0) -> None
 
 def recognizer_from_args(args: argparse.Namespace, **fixed):
     """Load the Recognizer that the model and decoding options ask for."""
+    from .beam_search import HotwordError
     from .recognizer import Recognizer, RecognizerConfig
 
-    return Recognizer.from_config(RecognizerConfig(model=args.model, threads=max(0, args.threads),
-                                                   backend=args.backend, **_decoder_options(args), **fixed))
+    try:
+        return Recognizer.from_config(RecognizerConfig(model=args.model, threads=max(0, args.threads),
+                                                       backend=args.backend, **_decoder_options(args), **fixed))
+    except HotwordError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
 
 
 def _add_decoder_options(parser: argparse.ArgumentParser) -> None:
@@ -124,9 +135,11 @@ def _add_decoder_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _parse_hotword(spec: str) -> tuple[str, float]:
+    from .beam_search import DEFAULT_HOTWORD_BOOST
+
     phrase, colon, boost = spec.rpartition(":")
     if not colon:
-        return spec.strip(), 8.0
+        return spec.strip(), DEFAULT_HOTWORD_BOOST
     try:
         return phrase.strip(), float(boost)
     except ValueError:

@@ -63,8 +63,11 @@ class RecognizerConfig:
     lm_weight: float = 0.8
     word_bonus: float = 2.5
     hotwords: tuple[tuple[str, float], ...] = ()
+    """Phrases to boost: (phrase, boost) pairs, bare phrases (boost 8) or a {phrase: boost} dict."""
 
     def __post_init__(self) -> None:
+        from .beam_search import hotword_boosts
+        object.__setattr__(self, "hotwords", tuple(hotword_boosts(self.hotwords).items()))
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.backend not in ("auto", *BACKENDS):

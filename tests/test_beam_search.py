@@ -205,3 +205,23 @@ def test_token_pruning_limits_candidates() -> None:
     rows = decoder._candidates(frames([{"a": 0.5, "b": 0.3, "c": 0.15}, {"_": 0.99}]))
     assert set(rows[0]) == {INDEX["a"], INDEX["b"], INDEX["c"]}
     assert rows[1] == []
+
+
+def test_hotwords_take_bare_phrases_and_refuse_other_shapes():
+    from speechlstm.beam_search import HotwordError
+    from speechlstm.recognizer import RecognizerConfig
+
+    assert RecognizerConfig(hotwords=["marianne"]).hotwords == (("marianne", 8.0),)
+    assert RecognizerConfig(hotwords={"new york": 10}).hotwords == (("new york", 10.0),)
+    assert RecognizerConfig(hotwords=[("a", 2.0), "b"]).hotwords == (("a", 2.0), ("b", 8.0))
+    for bad in ("marianne", [("a",)], [("a", "high")], [3]):
+        with pytest.raises(HotwordError, match=r"phrases or \(phrase, boost\) pairs"):
+            RecognizerConfig(hotwords=bad)
+
+
+@pytest.mark.parametrize("phrase,shown", [("東京", "東京"), ("Ωmega", "ω"), ("...", "it")])
+def test_hotwords_the_model_cannot_write_are_refused(phrase, shown):
+    from speechlstm.beam_search import HotwordError
+    with pytest.raises(HotwordError, match=f"hotword '{phrase}': the model cannot write {shown} "):
+        BeamSearchDecoder(0.03, hotwords={phrase: 8.0})
+    BeamSearchDecoder(0.03, hotwords={"Café Zürich": 8.0, "C3PO": 8.0})

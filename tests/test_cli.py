@@ -378,3 +378,11 @@ def test_tools_help_runs_nothing():
     assert result.returncode == 0 and "--manifest" in result.stdout
     result = subprocess.run([sys.executable, "-c", without], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and result.stderr.strip().endswith("(pip install pocketsphinx)")
+
+
+def test_threads_and_hotword_usage_errors(capsys, tiny_bundle, inputs):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["transcribe", "--threads", "-1", str(inputs / "good.wav")])
+    assert exit_info.value.code == 2 and "--threads: must be 0" in capsys.readouterr().err
+    code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--hotword", "東京:5", inputs / "good.wav")
+    assert code == 2 and out == "" and err.startswith("speechlstm: error: hotword '東京': the model cannot write")

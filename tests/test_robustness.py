@@ -594,3 +594,19 @@ def test_bundles_get_normal_permissions(tmp_path, umask, mode):
         os.umask(previous)
     assert stat.S_IMODE(path.stat().st_mode) == mode
     assert [p.name for p in tmp_path.iterdir()] == ["b.safetensors"]
+
+
+def test_torch_backend_on_exported_files_says_what_they_are(capsys, tiny_bundle, files, tmp_path):
+    (tmp_path / "graphs").mkdir()
+    (tmp_path / "graphs" / "m.streaming.onnx").write_bytes(b"not really onnx")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "bundles").mkdir()
+    (tmp_path / "bundles" / "a.safetensors").write_bytes(tiny_bundle.read_bytes())
+    for model, fragment in ((tmp_path / "graphs", "no model bundle (.safetensors) but ONNX graphs "
+                                                   "(m.streaming.onnx); ONNX graphs run with --backend onnx"),
+                            (tmp_path / "graphs" / "m.streaming.onnx", "is an ONNX graph, not a model bundle"),
+                            (tmp_path / "empty", "is a folder: it holds no model bundle"),
+                            (tmp_path / "bundles", "pass the bundle file itself (a.safetensors)")):
+        code, out, err = _cli(capsys, "transcribe", "--backend", "torch", "--model", model, files / "silence.wav")
+        assert code == 3 and out == ""
+        _assert_one_line_error(err, fragment)
