@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -229,3 +230,39 @@ def _validate(bundle: Bundle, path: Path, weights: bool) -> None:
             raise BundleError(f"{path}: tensor {name!r} is missing")
         if tuple(bundle.tensors[name].shape) != shape:
             raise BundleError(f"{path}: tensor {name!r} has shape {bundle.tensors[name].shape}, expected {shape}")
+
+
+def model_card(path: str | Path | None = None) -> dict[str, str]:
+    """The essentials of a bundle (default: the shipped model), as ``speechlstm info`` prints them:
+    from its header, tensor shapes and training info; dev WER where the trainer recorded it."""
+    bundle = load_bundle(path)
+    source = Path(bundle.source)
+    model, info, frontend = bundle.model, bundle.info, bundle.frontend
+    language = re.search(r"-([a-z]{2,3})$", source.stem)
+    weights = [t for name, t in bundle.tensors.items() if not name.startswith("feat_")]
+    window = frontend.win_length / frontend.sample_rate
+    card = {
+        "model": f"{source.stem} ({source})",
+        "training step": str(info.get("step", "not recorded")),
+        "languages": info.get("language") or (f"{language.group(1)} (from the file name)" if language
+                                              else "not recorded"),
+        "vocabulary": f"{len(bundle.vocabulary)} CTC symbols: "
+                      + " ".join(repr(t) if t.strip() in ("", "'") else t for t in bundle.vocabulary),
+        "architecture": f"{model['layers']} BiLSTM layers x {model['hidden']} units per direction, "
+                        f"{model['stack']} frames stacked into {1000 * bundle.frame_shift:.0f} ms steps",
+        "parameters": f"{sum(int(np.prod(t.shape)) for t in weights) / 1e6:.2f} M "
+                      f"({weights[0].dtype if weights else 'no'} weights)",
+        "file size": f"{source.stat().st_size / 1e6:.1f} MB",
+        "audio": f"{frontend.sample_rate} Hz mono, {frontend.n_mels} log-mel bins, "
+                 f"{1000 * window:.0f} ms window, {1000 * frontend.hop_length / frontend.sample_rate:.0f} ms hop",
+        "streaming latency": f"chunk {1000 * bundle.chunk_seconds:.0f} ms + right context "
+                             f"{1000 * bundle.right_context_seconds:.0f} ms + window {1000 * window:.0f} ms = "
+                             f"{1000 * (bundle.chunk_seconds + bundle.right_context_seconds + window):.0f} ms "
+                             f"algorithmic latency",
+        "training data": (f"{info['train_hours']} h" if "train_hours" in info else "not recorded")
+                         + (f" from {len(info['manifests'])} manifests" if info.get("manifests") else ""),
+    }
+    wer = {mode: info[f"{mode}_wer"] for mode in ("offline", "streaming") if f"{mode}_wer" in info}
+    card["dev WER"] = (", ".join(f"{100 * value:.1f} % {mode} (greedy)" for mode, value in wer.items())
+                       if wer else "not recorded in the bundle (see the model's README)")
+    return card

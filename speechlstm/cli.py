@@ -408,18 +408,54 @@ def _run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Version(argparse._VersionAction):
+    """--version names the default model too (read only when asked for)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from .bundle import BundleError, model_card
+        try:
+            card = model_card()
+            model = f"model: {card['model']}, training step {card['training step']}"
+        except BundleError as error:
+            model = f"model: none ({error})"
+        print(f"{self.version}\n{model}")
+        parser.exit()
+
+
+def _add_info(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "info", help="print a model's card: languages, size, audio, latency, training data, dev WER",
+        description="Print the essentials of a model bundle from its header: languages, vocabulary, "
+                    "architecture, parameters, file size, sample rate, streaming latency (chunk and right "
+                    "context), training data hours and the dev WER the trainer recorded, if any.")
+    parser.add_argument("model", nargs="?", type=Path, help="model bundle (default: the shipped English model)")
+    parser.set_defaults(run=_run_info)
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    from .bundle import model_card
+
+    card = model_card(args.model)
+    width = max(map(len, card))
+    for key, value in card.items():
+        print(f"{key + ':':<{width + 1}} {value}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     parser = argparse.ArgumentParser(
         prog="speechlstm",
         description="Streaming speech-to-text with a latency-controlled BiLSTM and CTC. "
                     "Runs on CPU with torch, or on edge devices with onnxruntime.")
-    parser.add_argument("--version", action="version", version=f"speechlstm {__version__}")
+    parser.add_argument("--version", action=_Version, version=f"speechlstm {__version__}",
+                        help="show the version and the default model, then exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_transcribe(commands)
     _add_train(commands)
     _add_eval(commands)
     _add_export(commands)
+    _add_info(commands)
     from .live_cli import add_live_parser
     add_live_parser(commands)
     return parser

@@ -386,3 +386,35 @@ def test_threads_and_hotword_usage_errors(capsys, tiny_bundle, inputs):
     assert exit_info.value.code == 2 and "--threads: must be 0" in capsys.readouterr().err
     code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--hotword", "東京:5", inputs / "good.wav")
     assert code == 2 and out == "" and err.startswith("speechlstm: error: hotword '東京': the model cannot write")
+
+
+def test_version_names_the_default_model(capsys):
+    from speechlstm import __version__
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    version, model = capsys.readouterr().out.splitlines()
+    assert version == f"speechlstm {__version__}"
+    assert model.startswith("model: speechlstm-en (") and re.search(r", training step \d+$", model)
+
+
+def test_info_prints_the_model_card(capsys, tmp_path):
+    from speechlstm.bundle import save_bundle
+    from speechlstm.frontend import FrontendConfig
+    from speechlstm.model import AcousticModel, ModelConfig
+
+    path = save_bundle(tmp_path / "tiny-de.safetensors", AcousticModel(ModelConfig(hidden=8, layers=2, chunk=5, right=3)),
+                       FrontendConfig(), {"step": 7, "train_hours": 1.5, "manifests": ["a.tsv"],
+                                          "offline_wer": 0.4, "streaming_wer": 0.5})
+    code, out, err = _run(capsys, "info", path)
+    assert code == 0, err
+    card = dict(line.split(":", 1) for line in out.splitlines())
+    card = {key: value.strip() for key, value in card.items()}
+    assert card["training step"] == "7" and card["languages"] == "de (from the file name)"
+    assert card["architecture"].startswith("2 BiLSTM layers x 8 units per direction")
+    assert card["streaming latency"] == ("chunk 150 ms + right context 90 ms + window 25 ms = 265 ms "
+                                         "algorithmic latency")
+    assert card["audio"].startswith("16000 Hz mono") and card["training data"] == "1.5 h from 1 manifests"
+    assert card["dev WER"] == "40.0 % offline (greedy), 50.0 % streaming (greedy)"
+    code, _, err = _run(capsys, "info", tmp_path / "missing.safetensors")
+    assert code == 3 and "not found" in err
