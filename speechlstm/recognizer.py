@@ -11,13 +11,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
-from .audio import AudioError, iter_blocks, read_audio, resample, to_mono_float
+from .audio import AudioError, iter_blocks, resample, to_mono_float
 from .bundle import DEFAULT_BUNDLE, Bundle, BundleError, load_bundle, missing_model_hint
 from .decoding import Decoder, Result
 from .edge import BACKENDS, default_backend, load_onnx
+from .segments import SegmentedOffline
 from .streaming import AcousticBackend, Stream
 
 MODES = ("offline", "streaming")
@@ -42,7 +44,8 @@ def default_lm(model: str | Path | None) -> Path:
 class RecognizerConfig:
     """How to recognize: which model, which mode, how many threads.
 
-    ``mode`` is ``offline`` (full BiLSTM over the whole file) or ``streaming`` (the chunked
+    ``mode`` is ``offline`` (full BiLSTM over the whole file, or over segments of at most 30 s
+    cut at pauses when it is longer than a minute: :mod:`speechlstm.segments`) or ``streaming`` (the chunked
     model fed block by block, as a live source would); ``chunk_ms`` is the block size a
     streaming file transcription feeds, which never changes the text. ``backend`` is
     ``torch``, ``onnx``, ``onnx-int8`` (exported graphs, no torch needed) or ``auto``:
@@ -188,7 +191,7 @@ class Recognizer:
         if self.config.mode == "streaming":
             block = max(1, self.config.chunk_ms * self.sample_rate // 1000)
             return self._stream_blocks(audio[i:i + block] for i in range(0, len(audio), block))
-        return self._offline(audio)
+        return self._offline([audio])
 
     def transcribe_file(self, path: str | bytes | os.PathLike) -> Transcript:
         """Transcribe an audio file; streaming mode reads it from disk block by block."""
@@ -197,14 +200,17 @@ class Recognizer:
             blocks = iter_blocks(path, self.sample_rate, self.config.chunk_ms / 1000)
             transcript = self._stream_blocks(blocks)
         else:
-            transcript = self._offline(read_audio(path, self.sample_rate))
+            transcript = self._offline(iter_blocks(path, self.sample_rate))
         return replace(transcript, path=path)
 
-    def _offline(self, audio: np.ndarray) -> Transcript:
+    def _offline(self, blocks: Iterable[np.ndarray]) -> Transcript:
+        """The full BiLSTM over the audio, in segments when it is long (:mod:`speechlstm.segments`)."""
         decoder = self.decoder
         state = decoder.new_state()
-        decoder.advance(state, self.backend.full(self.bundle.feature_extractor()(audio)))
-        return Transcript(decoder.result(state, final=True), len(audio) / self.sample_rate)
+        segmented = SegmentedOffline(self.backend, self.bundle.feature_extractor())
+        for log_probs in segmented.log_probs(blocks):
+            decoder.advance(state, log_probs)
+        return Transcript(decoder.result(state, final=True), segmented.samples / self.sample_rate)
 
     def _stream_blocks(self, blocks) -> Transcript:
         stream = self.create_stream()
