@@ -369,14 +369,14 @@ def test_tools_help_runs_nothing():
     before = {path: path.stat().st_mtime_ns for path in SAMPLES.iterdir()}
     tools = SAMPLES.parent / "tools"
     result = subprocess.run([sys.executable, str(tools / "make_samples.py"), "--help"], capture_output=True,
-                            text=True, timeout=60)
+                            text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.startswith("usage: ")
     assert {path: path.stat().st_mtime_ns for path in SAMPLES.iterdir()} == before
     without = ("import runpy, sys; sys.modules['pocketsphinx'] = None; sys.argv[0] = 'compare_pocketsphinx.py'; "
                f"runpy.run_path({str(tools / 'compare_pocketsphinx.py')!r}, run_name='__main__')")
-    result = subprocess.run([sys.executable, "-c", without, "--help"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", without, "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "--manifest" in result.stdout
-    result = subprocess.run([sys.executable, "-c", without], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", without], capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and result.stderr.strip().endswith("(pip install pocketsphinx)")
 
 
