@@ -180,8 +180,10 @@ def transcribe_live(recognizer: Recognizer, source: Iterable[tuple[int, np.ndarr
     return LiveSession(recognizer, endpoint or EndpointConfig()).events(source)
 
 
-STOP_GRACE_SECONDS = 0.5
-"""After Ctrl-C, how much longer than the stream's latency capture waits for audio captured before it."""
+STOP_GRACE_SECONDS = 2.0
+"""After Ctrl-C, how much longer than the stream's latency capture waits for audio captured
+before it. A live device ends the wait sooner, with its first block captured after Ctrl-C;
+this bounds it where blocks stop coming (a pipe source) or come late (a busy machine)."""
 
 
 class DeviceError(RuntimeError):
@@ -256,7 +258,7 @@ class MicrophoneSource:
     def close(self) -> None:
         """Stop capturing: audio captured until now, still on its way through the sound
         server's and PortAudio's buffers, is waited for (by the blocks' capture times, for at
-        most the stream's latency plus half a second); later audio is not yielded."""
+        most the stream's latency plus :data:`STOP_GRACE_SECONDS`); later audio is not yielded."""
         if self._closed.is_set():
             return
         self._stop_at = float(self._stream.time) if self._stream.active else 0.0

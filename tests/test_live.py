@@ -3,6 +3,7 @@ PulseAudio daemon whose default source is a FIFO the test plays clips into."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import select
 import shutil
@@ -12,6 +13,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -19,7 +21,8 @@ import soundfile as sf
 
 from speechlstm import Recognizer, RecognizerConfig, load_bundle
 from speechlstm.cli import EXIT_DEVICE, main
-from speechlstm.live import EndpointConfig, LiveSession, transcribe_live
+import speechlstm.live as live_module
+from speechlstm.live import EndpointConfig, LiveSession, MicrophoneSource, transcribe_live
 from speechlstm.text import VOCABULARY
 
 from conftest import SAMPLES
@@ -146,6 +149,82 @@ def test_silence_alone_emits_nothing(shipped):
     assert list(transcribe_live(shipped, _blocks(np.zeros(16000 * 6, np.float32), 16000))) == []
 
 
+# --- MicrophoneSource against a stand-in sounddevice ---------------------------------------
+
+class _FakeSoundDevice:
+    """A stand-in for the sounddevice module: one input device (default rate 44100 Hz) that
+    accepts the rates in ``rates``. Its stream captures a 100 ms block every 100 ms, each
+    filled with its index, and hands it to the callback ``lag`` seconds after the block is
+    complete, as audio waits in a sound server's buffers."""
+
+    PortAudioError = RuntimeError
+
+    def __init__(self, rates: set[int], lag: float = 0.3) -> None:
+        self.rates, self.lag, self.opened_at = rates, lag, None
+
+    def query_devices(self, device=None, kind=None):
+        return {"name": "fake mic", "index": 0, "default_samplerate": 44100.0, "max_input_channels": 1}
+
+    def check_input_settings(self, device=None, channels=None, dtype=None, samplerate=None):
+        if samplerate not in self.rates:
+            raise self.PortAudioError(f"Invalid sample rate [PaErrorCode -9997]: {samplerate}")
+
+    def InputStream(self, device, channels, samplerate, blocksize, dtype, callback):  # noqa: N802 - sounddevice's name
+        self.opened_at = samplerate
+        return _FakeStream(samplerate, blocksize, callback, self.lag)
+
+
+class _FakeStream:
+    def __init__(self, rate: int, blocksize: int, callback, lag: float) -> None:
+        self.rate, self.blocksize, self.callback, self.latency = rate, blocksize, callback, lag
+        self.active, self.started = False, 0.0
+
+    @property
+    def time(self) -> float:
+        return time.monotonic()
+
+    def start(self) -> None:
+        self.active, self.started = True, time.monotonic()
+        threading.Thread(target=self._deliver, daemon=True).start()
+
+    def _deliver(self) -> None:
+        seconds = self.blocksize / self.rate
+        for index in range(100):
+            captured = self.started + index * seconds
+            time.sleep(max(0.0, captured + seconds + self.latency - time.monotonic()))
+            if not self.active:
+                return
+            block = np.full((self.blocksize, 1), index, dtype=np.float32)
+            self.callback(block, self.blocksize, SimpleNamespace(inputBufferAdcTime=captured),
+                          SimpleNamespace(input_overflow=False))
+
+    def close(self) -> None:
+        self.active = False
+
+
+@pytest.mark.parametrize("rates, expected", [({16000, 44100}, 16000), ({44100, 48000}, 44100)])
+def test_microphone_opens_at_the_model_rate_where_supported(monkeypatch, rates, expected):
+    fake = _FakeSoundDevice(rates)
+    monkeypatch.setattr(live_module, "_import_sounddevice", lambda: fake)
+    source = MicrophoneSource("fake", sample_rate=16000)
+    assert source.sample_rate == fake.opened_at == expected
+
+
+def test_close_still_yields_the_audio_captured_before_it(monkeypatch):
+    """Ctrl-C after 1 s: the blocks captured before it but still on their way (0.3 s behind)
+    are decoded; the blocks captured after it are not."""
+    fake = _FakeSoundDevice({16000})
+    monkeypatch.setattr(live_module, "_import_sounddevice", lambda: fake)
+    source = MicrophoneSource("fake", sample_rate=16000)
+    source.start()
+    stopper = threading.Timer(1.0, source.close)
+    stopper.start()
+    indices = [int(block[0, 0]) for _, block in source]
+    stopper.join()
+    captured_before = math.ceil((source._stop_at - source._stream.started) / 0.1)
+    assert captured_before >= 10 and indices == list(range(captured_before)), (captured_before, indices)
+
+
 # --- the CLI against a real audio stack -------------------------------------------------
 
 PULSE_SCRIPT = """.fail
@@ -249,21 +328,21 @@ def test_live_cli_through_pulseaudio(pulse, shipped, shipped_bundle, tmp_path, c
          "--model", str(shipped_bundle), "-o", str(log)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        listening = _wait_for(live.stderr, b"Ctrl-C", timeout=30)
+        listening = _wait_for(live.stderr, b"Ctrl-C", timeout=120)  # start-up on a busy machine
         assert "listening on 'pulse' at 16000 Hz" in listening, listening
         player = threading.Thread(target=_play, args=(fifo, played), daemon=True)
         player.start()
         player.join(timeout=30)
         assert not player.is_alive(), "the FIFO stopped accepting audio"
         live.send_signal(signal.SIGINT)
-        out, err = live.communicate(timeout=30)
+        out, err = live.communicate(timeout=120)
     finally:
         if live.poll() is None:
             live.kill()
     assert live.returncode == 0, err
     finals = [json.loads(line) for line in out.splitlines()]
     texts = [f["text"] for f in finals]
-    assert texts == expected
+    assert texts == expected, err
     assert finals[0]["end"] < finals[1]["start"] and set(finals[0]) == {"text", "start", "end", "words"}
     assert log.read_text() == out
 
