@@ -92,12 +92,13 @@ def _add_transcribe(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=_run_transcribe)
 
 
-def add_model_options(parser: argparse.ArgumentParser, threads: int = 0) -> None:
+def add_model_options(parser: argparse.ArgumentParser) -> None:
     """--model, --threads, --backend and the decoding options, shared by every recognizing command."""
     group = parser.add_argument_group("model")
     group.add_argument("--model", type=Path, help="model bundle (default: the shipped English model)")
-    group.add_argument("--threads", type=_positive_int if threads else _non_negative_int, default=threads,
-                       help=f"CPU threads for the model (default: {threads or 'the library default'})")
+    group.add_argument("--threads", type=_non_negative_int, default=1,
+                       help="CPU threads for the model (default: 1, never slower than more in README's "
+                            "measurements; 0: the library's default, one per core)")
     group.add_argument("--backend", choices=("auto", *BACKENDS), default="auto",
                        help="torch; onnx or onnx-int8 (exported graphs run by onnxruntime, no torch needed); "
                             "auto (default): onnx-int8 when its files lie next to the bundle, else torch")

@@ -42,7 +42,7 @@ def add_live_parser(commands: argparse._SubParsersAction) -> None:
                         help="trailing silence after speech that ends an utterance (default: 800)")
     parser.add_argument("--max-utterance", type=positive(float), default=20.0, metavar="S",
                         help="longest utterance in seconds before it is cut (default: 20)")
-    add_model_options(parser, threads=1)
+    add_model_options(parser)
     parser.set_defaults(run=run_live)
 
 

@@ -44,6 +44,10 @@ def default_lm(model: str | Path | None) -> Path:
 class RecognizerConfig:
     """How to recognize: which model, which mode, how many threads.
 
+    ``threads`` is the model's CPU threads: 1 by default, because the per-chunk matrices of a
+    batch-1 LSTM are too small to split (more threads were slower in README's measurements);
+    0 leaves the library's default (one per core).
+
     ``mode`` is ``offline`` (full BiLSTM over the whole file, or over segments of at most 30 s
     cut at pauses when it is longer than a minute: :mod:`speechlstm.segments`) or ``streaming`` (the chunked
     model fed block by block, as a live source would); ``chunk_ms`` is the block size a
@@ -58,7 +62,7 @@ class RecognizerConfig:
     model: str | Path | None = None
     mode: str = "offline"
     chunk_ms: int = 100
-    threads: int = 0
+    threads: int = 1
     backend: str = "auto"
     decoder: str = "beam"
     beam_size: int = 16
