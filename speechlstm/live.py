@@ -261,8 +261,9 @@ class MicrophoneSource:
         most the stream's latency plus :data:`STOP_GRACE_SECONDS`); later audio is not yielded."""
         if self._closed.is_set():
             return
-        self._stop_at = float(self._stream.time) if self._stream.active else 0.0
-        self._deadline = monotonic() + float(self._stream.latency) + STOP_GRACE_SECONDS
+        running = self._stream.active  # else nothing more will come
+        self._stop_at = float(self._stream.time) if running else 0.0
+        self._deadline = monotonic() + (float(self._stream.latency) + STOP_GRACE_SECONDS if running else 0.0)
         self._closed.set()
 
     @property

@@ -225,6 +225,14 @@ def test_close_still_yields_the_audio_captured_before_it(monkeypatch):
     assert captured_before >= 10 and indices == list(range(captured_before)), (captured_before, indices)
 
 
+def test_close_before_start_yields_nothing(monkeypatch):
+    monkeypatch.setattr(live_module, "_import_sounddevice", lambda: _FakeSoundDevice({16000}, lag=0.0))
+    source = MicrophoneSource("fake", sample_rate=16000)
+    source.close()
+    start = time.monotonic()
+    assert list(source) == [] and time.monotonic() - start < live_module.STOP_GRACE_SECONDS
+
+
 # --- the CLI against a real audio stack -------------------------------------------------
 
 PULSE_SCRIPT = """.fail
