@@ -193,7 +193,7 @@ def test_pipe_into_a_batch(tiny_bundle, inputs):
     """The issue's command: cat x.wav | speechlstm transcribe a.flac /dev/stdin b.wav."""
     command = [sys.executable, "-m", "speechlstm", "transcribe", "--model", str(tiny_bundle), "--format", "tsv",
                str(inputs / "rate8k.flac"), "/dev/stdin", str(inputs / "stereo44k.wav")]
-    result = subprocess.run(command, input=(inputs / "good.wav").read_bytes(), capture_output=True, timeout=120)
+    result = subprocess.run(command, input=(inputs / "good.wav").read_bytes(), capture_output=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert [line.split(b"\t")[0] for line in result.stdout.splitlines()] == [
         str(inputs / "rate8k.flac").encode(), b"/dev/stdin", str(inputs / "stereo44k.wav").encode()]
@@ -204,7 +204,7 @@ def test_full_stdout_exits_4(tiny_bundle):
     command = [sys.executable, "-m", "speechlstm", "transcribe", "--model", str(tiny_bundle), "--decoder", "greedy",
                str(SAMPLES / "goforward.wav")]
     with open("/dev/full", "w") as full:
-        result = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+        result = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, text=True, timeout=300)
     assert result.returncode == 4
     assert result.stderr == "speechlstm: error: cannot write to standard output: No space left on device\n"
 
@@ -279,7 +279,7 @@ def _on_a_terminal(argv: list[str]) -> str:
         if not chunk:
             break
         chunks.append(chunk)
-    process.wait(timeout=120)
+    process.wait(timeout=300)
     os.close(leader)
     return b"".join(chunks).decode()
 
@@ -295,7 +295,7 @@ def test_progress_bar_on_a_terminal_only(tiny_bundle):
     assert [re.sub(r"^.*\r", "", line).split("\t")[0] for line in results] == files
     assert all(re.search(r"\r +\r[^\r]*$", line) for line in results)
     assert re.search(r"\r +\r$", screen)
-    piped = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    piped = subprocess.run(argv, capture_output=True, text=True, timeout=300)
     assert piped.returncode == 0 and piped.stderr == ""
 
 

@@ -312,7 +312,7 @@ def _make_model(kind: str, tiny_bundle: Path, target: Path) -> None:
 
 MODEL_CASES = [
     ("missing", "model bundle not found"),
-    ("directory", "model bundle not found"),
+    ("directory", "is a folder: it holds no model bundle"),
     ("truncated", "not a readable model bundle"),
     ("random_bytes", "not a readable model bundle"),
     ("pickle", "not a readable model bundle"),
