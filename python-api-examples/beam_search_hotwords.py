@@ -12,5 +12,5 @@ parser.add_argument("audio", help="audio file")
 parser.add_argument("hotwords", nargs="*", help="words or phrases to boost (boost 8 each)")
 args = parser.parse_args()
 
-recognizer = Recognizer.from_bundle(decoder="beam", beam_size=16, hotwords=tuple((p, 8.0) for p in args.hotwords))
+recognizer = Recognizer.from_bundle(decoder="beam", hotwords=tuple((p, 8.0) for p in args.hotwords))
 print(recognizer.transcribe_file(args.audio).text)

@@ -119,16 +119,20 @@ def recognizer_from_args(args: argparse.Namespace, **fixed):
 
 def _add_decoder_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("decoding")
-    group.add_argument("--decoder", choices=("greedy", "beam"), default="beam",
-                       help="beam (default): CTC prefix beam search with the word language model and "
-                            "hotwords; greedy: best path, fastest")
-    group.add_argument("--beam-size", type=_positive_int, default=16, help="beam width (beam decoder)")
+    group.add_argument("--decoder", choices=("greedy", "beam", "prefix", "lexicon"), default="beam",
+                       help="beam (default): lexicon if flashlight-text is installed, else prefix; lexicon: "
+                            "flashlight-text's lexicon beam search over the LM's words (and hotwords) with KenLM; "
+                            "prefix: CTC prefix beam search, any spelling; both use the word LM and hotwords; "
+                            "greedy: best path, fastest")
+    group.add_argument("--beam-size", type=_positive_int, default=None,
+                       help="beam width (default: 50 lexicon, 16 prefix)")
     group.add_argument("--lm", default=None, metavar="PATH|none",
                        help="ARPA language model (.arpa or .arpa.gz) for the beam decoder; default: lm.arpa.gz "
                             "beside --model, else the shipped English LM; 'none' decodes without an LM")
-    group.add_argument("--lm-weight", type=float, default=0.8,
-                       help="language model weight (alpha; default tuned on dev, see RESULTS.md)")
-    group.add_argument("--word-bonus", type=float, default=2.5, help="score added per word (beta)")
+    group.add_argument("--lm-weight", type=float, default=None,
+                       help="language model weight (alpha; default tuned on dev: 0.7 lexicon, 0.8 prefix)")
+    group.add_argument("--word-bonus", type=float, default=None,
+                       help="score added per word (beta; default -1 lexicon, 3.5 prefix)")
     group.add_argument("--hotword", action="append", default=[], metavar="PHRASE[:BOOST]",
                        help="boost a word or phrase during beam search (repeatable; default boost 8)")
     group.add_argument("--hotwords-file", type=Path,
@@ -156,8 +160,8 @@ def _decoder_options(args: argparse.Namespace) -> dict:
         except OSError as error:
             raise CliError(f"cannot read hotwords file {args.hotwords_file}: {error.strerror}", EXIT_USAGE) from None
     hotwords = tuple(_parse_hotword(spec) for spec in specs)
-    if hotwords and args.decoder != "beam":
-        raise CliError("--hotword needs --decoder beam", EXIT_USAGE)
+    if hotwords and args.decoder == "greedy":
+        raise CliError("--hotword needs a beam decoder (--decoder beam, lexicon or prefix)", EXIT_USAGE)
     lm = None if args.lm == "none" else Path(args.lm) if args.lm else "auto"
     return {"decoder": args.decoder, "beam_size": args.beam_size, "lm": lm, "lm_weight": args.lm_weight,
             "word_bonus": args.word_bonus, "hotwords": hotwords}

@@ -23,7 +23,12 @@ from .segments import SegmentedOffline
 from .streaming import AcousticBackend, Stream
 
 MODES = ("offline", "streaming")
-DECODERS = ("greedy", "beam")
+DECODERS = ("greedy", "beam", "prefix", "lexicon")
+"""``beam`` is ``lexicon`` (flashlight-text's LexiconDecoder) when flashlight-text is installed and
+an LM is used, else ``prefix`` (our CTC prefix beam search)."""
+BEAM_DEFAULTS = {"prefix": (16, 0.8, 3.5), "lexicon": (50, 0.7, -1.0)}
+"""Beam size, LM weight and word bonus of each beam decoder, tuned on dev for the shipped model
+and LM with tools/compare_decoders.py (RESULTS.md)."""
 LM_FILE = "lm.arpa.gz"
 DEFAULT_LM = DEFAULT_BUNDLE.parent / LM_FILE
 """The shipped language model."""
@@ -56,7 +61,8 @@ class RecognizerConfig:
     onnx-int8 when its files lie next to the bundle and onnxruntime is installed, else torch.
     ``model`` may also name an ONNX file or a folder of exported graphs. ``lm`` is an ARPA
     file, None for no LM, or ``auto``: the one beside the model, else the shipped one
-    (:func:`default_lm`).
+    (:func:`default_lm`). ``beam_size``, ``lm_weight`` and ``word_bonus`` left at None take
+    the tuned values of the beam decoder in use (:data:`BEAM_DEFAULTS`).
     """
 
     model: str | Path | None = None
@@ -65,10 +71,10 @@ class RecognizerConfig:
     threads: int = 1
     backend: str = "auto"
     decoder: str = "beam"
-    beam_size: int = 16
+    beam_size: int | None = None
     lm: str | Path | None = "auto"
-    lm_weight: float = 0.8
-    word_bonus: float = 2.5
+    lm_weight: float | None = None
+    word_bonus: float | None = None
     hotwords: tuple[tuple[str, float], ...] = ()
     """Phrases to boost: (phrase, boost) pairs, bare phrases (boost 8) or a {phrase: boost} dict."""
 
@@ -81,7 +87,7 @@ class RecognizerConfig:
             raise ValueError(f"backend must be auto or one of {BACKENDS}, got {self.backend!r}")
         if self.decoder not in DECODERS:
             raise ValueError(f"decoder must be one of {DECODERS}, got {self.decoder!r}")
-        if self.beam_size <= 0:
+        if self.beam_size is not None and self.beam_size <= 0:
             raise ValueError(f"beam_size must be positive, got {self.beam_size}")
         if self.chunk_ms <= 0:
             raise ValueError(f"chunk_ms must be positive, got {self.chunk_ms}")
@@ -92,22 +98,41 @@ class RecognizerConfig:
 _DECODER_FIELDS = ("decoder", "beam_size", "lm", "lm_weight", "word_bonus", "hotwords")
 
 
+def beam_decoder_kind(config: RecognizerConfig) -> str:
+    """Which beam decoder ``config`` gets: ``beam`` resolves to ``lexicon`` where it can run."""
+    if config.decoder != "beam":
+        return config.decoder
+    from .flashlight_decoder import AVAILABLE
+    return "lexicon" if AVAILABLE and config.lm is not None else "prefix"
+
+
 def build_decoder(bundle: Bundle, config: RecognizerConfig) -> Decoder:
-    """Greedy, or beam search with the configured LM and hotwords (the LM file is read once)."""
+    """Greedy, or a beam search with the configured LM and hotwords (the LM file is read once)."""
     if config.decoder == "greedy":
         if config.hotwords:
-            raise ValueError("hotwords need the beam decoder (decoder='beam')")
+            raise ValueError("hotwords need a beam decoder (decoder='beam')")
         return bundle.decoder()
-    from .beam_search import BeamSearchDecoder
-    from .lm import load_lm
-    lm = None
+    kind = beam_decoder_kind(config)
+    beam_size, alpha, beta = (tuned if given is None else given for given, tuned in
+                              zip((config.beam_size, config.lm_weight, config.word_bonus), BEAM_DEFAULTS[kind]))
+    path = None
     if config.lm is not None:
         path = default_lm(config.model) if config.lm == "auto" else Path(config.lm)
         if not path.is_file():
             raise BundleError(f"language model not found: {path}{missing_model_hint(path)}")
-        lm = load_lm(path)
-    return BeamSearchDecoder(bundle.frame_shift, bundle.vocabulary, lm=lm, alpha=config.lm_weight,
-                             beta=config.word_bonus, beam_size=config.beam_size, hotwords=dict(config.hotwords))
+    if kind == "lexicon":
+        from .flashlight_decoder import FlashlightError, LexiconBeamDecoder
+        if path is None:
+            raise ValueError("the lexicon decoder needs a language model (its words are the lexicon)")
+        try:
+            return LexiconBeamDecoder(bundle.frame_shift, bundle.vocabulary, lm=path, alpha=alpha, beta=beta,
+                                      beam_size=beam_size, hotwords=dict(config.hotwords))
+        except FlashlightError as error:
+            raise BundleError(str(error)) from None
+    from .beam_search import BeamSearchDecoder
+    from .lm import load_lm
+    return BeamSearchDecoder(bundle.frame_shift, bundle.vocabulary, lm=load_lm(path) if path else None, alpha=alpha,
+                             beta=beta, beam_size=beam_size, hotwords=dict(config.hotwords))
 
 
 @dataclass(frozen=True)

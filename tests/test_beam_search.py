@@ -1,5 +1,6 @@
-"""BeamSearchDecoder on synthetic CTC posteriors: greedy agreement, LM fusion, hotwords,
-streaming equivalence and bounded state."""
+"""The beam decoders on synthetic CTC posteriors: greedy agreement, LM fusion, hotwords,
+streaming equivalence and bounded state, for BeamSearchDecoder and (when flashlight-text
+is installed) LexiconBeamDecoder."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from speechlstm import flashlight_decoder
 from speechlstm.beam_search import MAX_WORD_CHARS, BeamSearchDecoder
 from speechlstm.decoding import GreedyDecoder
 from speechlstm.lm import ArpaLM
@@ -45,10 +47,15 @@ ngram 2=6
 
 
 @pytest.fixture(scope="module")
-def lm(tmp_path_factory: pytest.TempPathFactory) -> ArpaLM:
+def lm_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = Path(tmp_path_factory.mktemp("lm")) / "tiny.arpa"
     path.write_text(ARPA)
-    return ArpaLM(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def lm(lm_path: Path) -> ArpaLM:
+    return ArpaLM(lm_path)
 
 
 def frames(spec: list[dict[str, float]], floor: float = 1e-4) -> np.ndarray:
@@ -207,6 +214,66 @@ def test_token_pruning_limits_candidates() -> None:
     assert rows[1] == []
 
 
+needs_flashlight = pytest.mark.skipif(not flashlight_decoder.AVAILABLE, reason="flashlight-text is not installed")
+
+
+def lexicon(lm_path: Path, **options) -> flashlight_decoder.LexiconBeamDecoder:
+    return flashlight_decoder.LexiconBeamDecoder(FRAME, lm=lm_path, **options)
+
+
+@needs_flashlight
+def test_lexicon_decoder_words_match_greedy_times_and_confidences(lm_path: Path) -> None:
+    log_probs = spell("the cat sat on the mat", np.random.default_rng(5))
+    greedy = decode(GreedyDecoder(FRAME), log_probs)
+    result = decode(lexicon(lm_path), log_probs)
+    assert result.text == greedy.text == "the cat sat on the mat"
+    for g, b in zip(greedy.words, result.words):
+        assert (g.word, g.start, g.end) == pytest.approx((b.word, b.start, b.end))
+        assert b.confidence == pytest.approx(g.confidence, rel=1e-5)
+
+
+@needs_flashlight
+def test_lexicon_decoder_lm_fusion(lm_path: Path) -> None:
+    assert decode(lexicon(lm_path, alpha=1.0, beta=0.0), ambiguous("cat", "cot", p_a=0.4)).text == "the cat sat"
+    assert decode(lexicon(lm_path, alpha=0.5), ambiguous("cat", "cot", p_a=0.001)).text == "the cot sat"
+
+
+@needs_flashlight
+def test_lexicon_decoder_hotwords_add_words_and_phrases(lm_path: Path) -> None:
+    log_probs = ambiguous("kat", "cat", p_a=0.3)
+    assert decode(lexicon(lm_path, alpha=0.5), log_probs).text == "the cat sat"
+    assert decode(lexicon(lm_path, alpha=0.5, hotwords={"Kat": 8.0}), log_probs).text == "the kat sat"
+    phrase = ambiguous("new york", "new yolk", p_a=0.3, prefix="", suffix="")
+    assert "york" not in decode(lexicon(lm_path), phrase).text  # outside the lexicon
+    assert decode(lexicon(lm_path, hotwords={"new york": 5.0}), phrase).text == "new york"
+    with pytest.raises(ValueError, match="positive LM weight"):
+        lexicon(lm_path, alpha=0.0, hotwords={"kat": 8.0})
+
+
+@needs_flashlight
+@pytest.mark.parametrize("chunks", [[1] * 40, [7, 3, 11, 2, 100], [5] * 20])
+def test_lexicon_decoder_chunked_equals_whole(lm_path: Path, chunks: list[int]) -> None:
+    rng = np.random.default_rng(3)
+    log_probs = np.concatenate([ambiguous("cat", "cot", p_a=0.45), spell("on the mat", rng, peak=0.6)])
+    decoder = lexicon(lm_path, alpha=0.8, hotwords={"mat": 2.0})
+    assert decode(decoder, log_probs, chunks + [len(log_probs)]) == decode(decoder, log_probs)
+
+
+@needs_flashlight
+def test_lexicon_decoder_commits_old_frames_on_long_streams(lm_path: Path) -> None:
+    text = " ".join(["the cat sat on the mat"] * 12)
+    log_probs = spell(text, np.random.default_rng(11))
+    decoder = lexicon(lm_path, commit_frames=150, keep_frames=40)
+    state = decoder.new_state()
+    for chunk in np.array_split(log_probs, 60):
+        decoder.advance(state, chunk)
+        assert len(state.emissions) < 150
+        assert text.startswith(decoder.result(state).text[:-3])  # the partial word may differ
+    assert state.offset > len(log_probs) // 2
+    assert decoder.result(state, final=True) == decode(lexicon(lm_path), log_probs)
+    assert decoder.result(state, final=True).text == text
+
+
 def test_hotwords_take_bare_phrases_and_refuse_other_shapes():
     from speechlstm.beam_search import HotwordError
     from speechlstm.recognizer import RecognizerConfig
@@ -225,3 +292,30 @@ def test_hotwords_the_model_cannot_write_are_refused(phrase, shown):
     with pytest.raises(HotwordError, match=f"hotword '{phrase}': the model cannot write {shown} "):
         BeamSearchDecoder(0.03, hotwords={phrase: 8.0})
     BeamSearchDecoder(0.03, hotwords={"Café Zürich": 8.0, "C3PO": 8.0})
+
+
+@pytest.mark.parametrize("decoder, installed, lm_given, expected", [
+    ("beam", True, True, "LexiconBeamDecoder"), ("beam", False, True, "BeamSearchDecoder"),
+    ("beam", True, False, "BeamSearchDecoder"), ("prefix", True, True, "BeamSearchDecoder"),
+    ("lexicon", True, True, "LexiconBeamDecoder")])
+def test_recognizer_picks_the_lexicon_decoder_where_it_can_run(monkeypatch, tiny_bundle: Path, lm_path: Path,
+                                                               decoder: str, installed: bool, lm_given: bool,
+                                                               expected: str) -> None:
+    from speechlstm.bundle import load_bundle
+    from speechlstm.recognizer import BEAM_DEFAULTS, RecognizerConfig, build_decoder
+    if expected == "LexiconBeamDecoder" and not flashlight_decoder.AVAILABLE:
+        pytest.skip("flashlight-text is not installed")
+    monkeypatch.setattr(flashlight_decoder, "AVAILABLE", installed and flashlight_decoder.AVAILABLE)
+    config = RecognizerConfig(model=tiny_bundle, decoder=decoder, lm=lm_path if lm_given else None)
+    built = build_decoder(load_bundle(tiny_bundle), config)
+    assert type(built).__name__ == expected
+    kind = "lexicon" if expected == "LexiconBeamDecoder" else "prefix"
+    beam_size = built.beam_size if kind == "prefix" else built.options.beam_size
+    assert beam_size == BEAM_DEFAULTS[kind][0]
+
+
+def test_lexicon_decoder_needs_an_lm(tiny_bundle: Path) -> None:
+    from speechlstm.bundle import load_bundle
+    from speechlstm.recognizer import RecognizerConfig, build_decoder
+    with pytest.raises(ValueError, match="needs a language model"):
+        build_decoder(load_bundle(tiny_bundle), RecognizerConfig(model=tiny_bundle, decoder="lexicon", lm=None))

@@ -21,7 +21,7 @@ import soundfile as sf
 from speechlstm.audio import read_audio
 from speechlstm.data import read_manifest
 from speechlstm.recognizer import Recognizer
-from tune_lm import acoustic_log_probs
+from compare_decoders import acoustic_log_probs
 
 
 def chunk_costs(recognizer: Recognizer, log_probs: np.ndarray) -> list[float]:
@@ -40,9 +40,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--manifest", type=Path, default=Path("../shared/data/dev.tsv"))
     parser.add_argument("--model", type=Path)
-    parser.add_argument("--beam-size", type=int, default=16)
+    parser.add_argument("--decoder", choices=("beam", "prefix", "lexicon"), default="beam")
+    parser.add_argument("--beam-size", type=int, help="default: the decoder's tuned beam")
     args = parser.parse_args()
-    recognizer = Recognizer.from_bundle(args.model, decoder="beam", beam_size=args.beam_size, threads=1)
+    recognizer = Recognizer.from_bundle(args.model, decoder=args.decoder, beam_size=args.beam_size, threads=1)
     audio = np.concatenate([read_audio(row.path) for row in read_manifest(args.manifest)[:12]])
     print("| utterance | chunks | first 10 s: median / p95 ms | last 10 s: median / p95 ms |\n|---|---|---|---|")
     for seconds in (10, 60):

@@ -1,0 +1,345 @@
+"""Lexicon-constrained CTC beam search over a KenLM word n-gram, with flashlight-text.
+
+Why: flashlight-text's ``LexiconDecoder`` (the C++ decoder torchaudio's ``ctc_decoder``
+wraps) searches only spellings of known words, scores every word with KenLM as soon as it
+is spelled, and runs a 50-wide beam in less time than our Python prefix search needs for
+16. On dev, with the same log-probs and LM, it gives 42.7 % WER offline and 44.2 %
+streaming against 50.2 % and 50.8 %, at 1.6 ms of CPU per 300 ms chunk against 5.2
+(``tools/compare_decoders.py``, RESULTS.md). It is therefore the default beam decoder
+wherever ``flashlight-text`` is installed (a base dependency where it has wheels);
+:class:`~speechlstm.beam_search.BeamSearchDecoder` is the fallback.
+
+The lexicon is the LM's vocabulary, each word spelled with our characters and closed by
+the space token, as torchaudio spells words with its ``|`` separator. The model need not
+emit a space after the last word, so the final result feeds one extra frame that is
+certainly a space. Only lexicon words can be output; hotwords add their spellings.
+
+Scores use our units: ``alpha`` multiplies natural-log LM probabilities (KenLM's log10
+scores are converted) and ``beta`` is added per word, as in the prefix beam search.
+
+Hotwords: each word or phrase becomes a lexicon entry (a phrase is spelled with its
+spaces), and the LM wrapper :class:`_BoostedLM` scores an entry as its words' KenLM
+probabilities plus the boost; the entry's lookahead score in the trie includes the boost,
+so a hypothesis holds the boost while it spells the entry and loses it when it turns away,
+as in the prefix search. Words outside the LM score as ``<unk>`` plus the boost. The
+wrapper is Python called from C++, so decoding with hotwords costs up to twice the CPU
+(dev: 3.0 s without, 4.9-6.2 s with one to three hotwords).
+
+Streaming: one flashlight decoder per stream, fed chunk by chunk with ``decode_step``.
+flashlight keeps every frame's hypotheses until told to prune, so once ``commit_frames``
+frames are buffered the best path up to ``keep_frames`` frames back is committed (its words
+become final) and the older frames are dropped: memory stays bounded on long streams.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator, Mapping, Sequence
+
+import numpy as np
+
+from .beam_search import check_hotwords
+from .decoding import Result, Word
+from .lm import BOS, EOS, UNK, _open
+from .text import VOCABULARY, normalize_text
+
+LN10 = math.log(10.0)
+
+try:
+    from flashlight.lib.text.decoder import (LM, CriterionType, LexiconDecoder, LexiconDecoderOptions,
+                                             SmearingMode, Trie)
+    from flashlight.lib.text.decoder.kenlm import KenLM
+    from flashlight.lib.text.dictionary import Dictionary
+except ImportError:  # the optional extra is not installed: recognizer.py falls back
+    LM = object
+    AVAILABLE = False
+else:
+    AVAILABLE = True
+
+
+class FlashlightError(RuntimeError):
+    """flashlight-text is missing, or it could not read the language model."""
+
+
+def read_unigrams(path: str | Path) -> tuple[list[str], list[float]]:
+    """The words of an ARPA model and their log10 unigram probabilities, in file order."""
+    words: list[str] = []
+    logp: list[float] = []
+    with _open(Path(path)) as f:
+        for line in f:
+            if line.startswith("\\1-grams:"):
+                break
+        else:
+            raise ValueError(f"{path}: no \\1-grams: section")
+        for line in f:
+            fields = line.split()
+            if not fields:
+                continue
+            if fields[0].startswith("\\"):
+                break
+            logp.append(float(fields[0]))
+            words.append(fields[1])
+    return words, logp
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2: KenLM prints a progress bar while it reads an ARPA file."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+@dataclass(frozen=True)
+class _Model:
+    """KenLM, its vocabulary (label i = word i), unigram log10 scores, spellings as token ids
+    (None where a word cannot be spelled) and the lexicon trie without hotwords."""
+
+    kenlm: object
+    words: tuple[str, ...]
+    unigram: tuple[float, ...]
+    spellings: tuple[tuple[int, ...] | None, ...]
+    unk: int
+    trie: object
+
+
+def _build_trie(vocabulary: Sequence[str], spellings: Sequence[tuple[int, ...] | None],
+                scores: Sequence[float]) -> object:
+    """A trie of ``spellings`` (label = position), smeared with ``scores`` as lookahead."""
+    trie = Trie(len(vocabulary), vocabulary.index(" "))
+    for label, (spelling, score) in enumerate(zip(spellings, scores)):
+        if spelling is not None:
+            trie.insert(list(spelling), label, score)
+    trie.smear(SmearingMode.MAX)
+    return trie
+
+
+@lru_cache(maxsize=2)
+def _load_model(path: Path, modified: float, vocabulary: tuple[str, ...]) -> _Model:
+    if not AVAILABLE:
+        raise FlashlightError("the lexicon decoder needs flashlight-text (pip install 'speechlstm[flashlight]')")
+    try:
+        words, unigram = read_unigrams(path)
+    except (OSError, EOFError, UnicodeDecodeError, ValueError, IndexError) as error:
+        raise FlashlightError(f"{path}: not a readable ARPA language model ({error})") from None
+    if UNK not in words:  # KenLM gives it log10 P = -100, as ArpaLM does
+        words.append(UNK)
+        unigram.append(-100.0)
+    dictionary = Dictionary()
+    for word in words:
+        dictionary.add_entry(word)
+    try:
+        with _quiet_stderr():
+            kenlm = KenLM(str(path), dictionary)
+    except Exception as error:  # KenLM raises RuntimeError subclasses with its own message
+        raise FlashlightError(f"{path}: KenLM cannot read it ({error})") from None
+    index = {ch: i for i, ch in enumerate(vocabulary)}
+    space = index[" "]
+    spellings = []
+    for word in words:
+        ids = [index.get(ch, -1) for ch in word]
+        ok = word not in (UNK, BOS, EOS) and ids and min(ids) > 0 and space not in ids
+        spellings.append(tuple(ids) + (space,) if ok else None)
+    return _Model(kenlm, tuple(words), tuple(unigram), tuple(spellings), words.index(UNK),
+                  _build_trie(vocabulary, spellings, unigram))
+
+
+def load_model(path: str | Path, vocabulary: Sequence[str] = VOCABULARY) -> _Model:
+    """KenLM and the lexicon of ``path``, read once per process while the file is unchanged."""
+    path = Path(path).resolve()
+    try:
+        modified = path.stat().st_mtime
+    except OSError as error:
+        raise FlashlightError(f"{path}: {error.strerror}") from None
+    return _load_model(path, modified, tuple(vocabulary))
+
+
+class _BoostedLM(LM):
+    """KenLM plus hotword entries: label -> (KenLM labels of its words, log10 bonus)."""
+
+    def __init__(self, kenlm: object, entries: Mapping[int, tuple[tuple[int, ...], float]]) -> None:
+        LM.__init__(self)
+        self.kenlm = kenlm
+        self.entries = dict(entries)
+
+    def start(self, start_with_nothing: bool):
+        return self.kenlm.start(start_with_nothing)
+
+    def score(self, state, label: int):
+        entry = self.entries.get(label)
+        if entry is None:
+            return self.kenlm.score(state, label)
+        words, total = entry
+        for word in words:
+            state, logp = self.kenlm.score(state, word)
+            total += logp
+        return state, total
+
+    def finish(self, state):
+        return self.kenlm.finish(state)
+
+
+@dataclass
+class LexiconState:
+    """One utterance: its flashlight decoder and what has been committed so far.
+
+    ``emissions`` holds the log-probs of the frames still in flashlight's buffer (for word
+    confidences); ``offset`` is the absolute index of its first frame. ``pending`` holds the
+    committed characters of a word whose end is still in the buffer.
+    """
+
+    decoder: object
+    emissions: np.ndarray
+    offset: int = 0
+    last_token: int = -1
+    words: list[Word] = field(default_factory=list)
+    pending: list[tuple[int, int, float]] = field(default_factory=list)
+    final: Result | None = None
+
+
+class LexiconBeamDecoder:
+    """flashlight-text's LexiconDecoder behind the :class:`~speechlstm.decoding.Decoder` protocol.
+
+    ``alpha`` and ``beta`` are in the units of :class:`~speechlstm.beam_search.BeamSearchDecoder`
+    (natural-log LM weight, score per word); ``hotwords`` maps words or phrases to a boost.
+    ``beam_threshold`` drops hypotheses that far below the best; ``beam_size_token`` limits
+    the tokens tried per frame (None: all).
+    """
+
+    def __init__(self, frame_shift: float, vocabulary: Sequence[str] = VOCABULARY,
+                 lm: str | Path | None = None, alpha: float = 0.7, beta: float = -1.0,
+                 beam_size: int = 50, hotwords: Mapping[str, float] | None = None,
+                 beam_size_token: int | None = None, beam_threshold: float = 25.0,
+                 commit_frames: int = 600, keep_frames: int = 300) -> None:
+        if lm is None:
+            raise ValueError("the lexicon decoder needs a language model (its vocabulary is the lexicon)")
+        if commit_frames <= keep_frames + 100:
+            raise ValueError("commit_frames must exceed keep_frames by more than 100")
+        self.frame_shift = frame_shift
+        self.vocabulary = tuple(vocabulary)
+        self.space = self.vocabulary.index(" ")
+        self.commit_frames, self.keep_frames = commit_frames, keep_frames
+        check_hotwords(list(hotwords or {}), self.vocabulary)
+        model = load_model(lm, self.vocabulary)
+        lm_weight = alpha * LN10
+        self.options = LexiconDecoderOptions(
+            beam_size=beam_size, beam_size_token=beam_size_token or len(self.vocabulary),
+            beam_threshold=beam_threshold, lm_weight=lm_weight, word_score=beta,
+            unk_score=-math.inf, sil_score=0.0, log_add=True, criterion_type=CriterionType.CTC)
+        entries, spellings = self._hotword_entries(model, hotwords or {}, lm_weight)
+        self.lm = _BoostedLM(model.kenlm, entries) if entries else model.kenlm
+        self.trie = self._trie(model, entries, spellings)
+        self.unk = model.unk
+
+    def _hotword_entries(self, model: _Model, hotwords: Mapping[str, float], lm_weight: float
+                         ) -> tuple[dict[int, tuple[tuple[int, ...], float]], dict[int, tuple[int, ...]]]:
+        """Label -> (KenLM labels, log10 bonus) and label -> spelling for each hotword.
+
+        An LM word keeps its label; other words and phrases get labels after the LM's words.
+        """
+        index = {w: i for i, w in enumerate(model.words)}
+        entries: dict[int, tuple[tuple[int, ...], float]] = {}
+        spellings: dict[int, tuple[int, ...]] = {}
+        for phrase, boost in hotwords.items():
+            text = normalize_text(phrase)
+            if not text or boost <= 0:
+                continue
+            if lm_weight <= 0:
+                raise ValueError("hotwords need a positive LM weight with the lexicon decoder")
+            words = text.split()
+            labels = tuple(index.get(w, model.unk) for w in words)
+            label = labels[0] if len(words) == 1 and words[0] in index else len(model.words) + len(spellings)
+            if label in entries:
+                boost = max(boost, entries[label][1] * lm_weight)
+            entries[label] = (labels, boost / lm_weight)
+            spellings[label] = tuple(self.vocabulary.index(ch) for ch in text) + (self.space,)
+        return entries, spellings
+
+    def _trie(self, model: _Model, entries: Mapping[int, tuple[tuple[int, ...], float]],
+              spellings: Mapping[int, tuple[int, ...]]) -> object:
+        """The LM's trie without hotwords, else a new one with their entries and boosted lookahead."""
+        if not entries:
+            return model.trie
+        words = list(model.spellings) + [None] * (max(entries) + 1 - len(model.spellings))
+        scores = list(model.unigram) + [0.0] * (len(words) - len(model.unigram))
+        for label, (labels, bonus) in entries.items():
+            words[label] = spellings[label]
+            scores[label] = sum(model.unigram[w] for w in labels) + bonus
+        return _build_trie(self.vocabulary, words, scores)
+
+    def new_state(self) -> LexiconState:
+        decoder = LexiconDecoder(self.options, self.trie, self.lm, self.space, 0, self.unk, [], False)
+        decoder.decode_begin()
+        return LexiconState(decoder, np.zeros((0, len(self.vocabulary)), dtype=np.float32))
+
+    def _step(self, state: LexiconState, log_probs: np.ndarray) -> None:
+        emissions = np.ascontiguousarray(log_probs, dtype=np.float32)
+        state.decoder.decode_step(emissions.ctypes.data, emissions.shape[0], emissions.shape[1])
+
+    def advance(self, state: LexiconState, log_probs: np.ndarray) -> None:
+        if len(log_probs) == 0:
+            return
+        self._step(state, log_probs)
+        state.emissions = np.concatenate([state.emissions, np.asarray(log_probs, dtype=np.float32)])
+        if len(state.emissions) >= self.commit_frames:
+            self._commit(state)
+
+    def _commit(self, state: LexiconState) -> None:
+        """Make the best path up to ``keep_frames`` back final and let flashlight drop it."""
+        tokens = state.decoder.get_best_hypothesis(self.keep_frames).tokens
+        frames = len(tokens) - 1  # tokens[0] is the frame before the buffer
+        if frames <= 0:
+            return
+        state.decoder.prune(self.keep_frames)
+        state.last_token = self._walk(state, tokens[1:], state.words, state.pending)
+        state.emissions = state.emissions[frames:]
+        state.offset += frames
+
+    def _walk(self, state: LexiconState, tokens: Sequence[int], words: list[Word],
+              pending: list[tuple[int, int, float]]) -> int:
+        """Collapse a buffered CTC path into ``words`` and ``pending``; the last token seen."""
+        previous = state.last_token
+        for i, token in enumerate(tokens):
+            if token != previous and token != 0:
+                if token == self.space:
+                    self._close(words, pending)
+                elif i < len(state.emissions):
+                    pending.append((state.offset + i, token, float(state.emissions[i, token])))
+            previous = token
+        return previous
+
+    def _close(self, words: list[Word], pending: list[tuple[int, int, float]]) -> None:
+        word = "".join(self.vocabulary[token] for _, token, _ in pending).strip("'")
+        if word:
+            confidence = math.exp(sum(logp for _, _, logp in pending) / len(pending))
+            words.append(Word(word, pending[0][0] * self.frame_shift, (pending[-1][0] + 1) * self.frame_shift,
+                              confidence))
+        pending.clear()
+
+    def result(self, state: LexiconState, final: bool = False) -> Result:
+        if state.final is not None:
+            return state.final
+        if final:
+            closing = np.full((1, len(self.vocabulary)), -1e4, dtype=np.float32)
+            closing[0, self.space] = 0.0
+            self._step(state, closing)
+            state.decoder.decode_end()
+        hypotheses = state.decoder.get_all_final_hypothesis()
+        words, pending = list(state.words), list(state.pending)
+        if hypotheses:
+            best = max(hypotheses, key=lambda h: h.score)
+            self._walk(state, best.tokens[1:], words, pending)
+        self._close(words, pending)
+        result = Result(" ".join(w.word for w in words), tuple(words))
+        if final:
+            state.final = result
+        return result
