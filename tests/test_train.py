@@ -66,14 +66,14 @@ def _train(manifest, out, extra=(), launcher=(sys.executable, "-m", "speechlstm"
 def test_train_resume_and_bundle(librispeech, tmp_path):
     manifest = tmp_path / "train.tsv"
     import_librispeech(librispeech, manifest)
-    first = _train(manifest, tmp_path / "run")
+    first = _train(manifest, tmp_path / "run", ["--epochs", "1", "--max-minutes", "3"])
     assert first.returncode == 0, first.stderr[-2000:]
     log = (tmp_path / "run" / "train_log.tsv").read_text().splitlines()
     assert log[0].startswith("step\tepoch") and len(log) >= 2
     bundle = load_bundle(tmp_path / "run" / "best.safetensors")
     assert bundle.model["hidden"] == 16 and "offline_wer" in bundle.info
     first_step = int(load_bundle(tmp_path / "run" / "last.safetensors").info["step"])
-    second = _train(manifest, tmp_path / "run", ["--epochs", "4"])
+    second = _train(manifest, tmp_path / "run", ["--epochs", "2", "--max-minutes", "3"])
     assert second.returncode == 0, second.stderr[-2000:]
     assert int(load_bundle(tmp_path / "run" / "last.safetensors").info["step"]) > first_step
 

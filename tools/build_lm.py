@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import lzma
+import resource
 import sys
 import time
 from array import array
@@ -242,7 +243,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--vocab-size", type=int, default=60000)
     parser.add_argument("--max-words", type=int, default=None,
                         help="stop reading the text after this many words")
-    parser.add_argument("--order", type=int, default=3)
+    parser.add_argument("--order", type=int, default=3,
+                        help="n-gram order; n-grams are packed in 64 bits, so 4-grams allow at most "
+                             "32,764 words (3-grams 2,097,148)")
     parser.add_argument("--prune", type=int, nargs="*", default=[0, 5, 12],
                         help="minimum raw count per order (unigrams are never pruned)")
     parser.add_argument("-o", "--output", type=Path, required=True, help=".arpa or .arpa.gz")
@@ -266,8 +269,10 @@ def main(argv: Sequence[str] | None = None) -> None:
           file=sys.stderr)
     print("n-grams: " + "  ".join(f"{n}-gram {len(t.keys):,}" for n, t in enumerate(tables, 1)),
           file=sys.stderr)
-    print(f"time: read {read_s:.0f} s, estimate {estimate_s:.0f} s, total {time.time() - start:.0f} s;"
-          f" size {args.output.stat().st_size / 1e6:.2f} MB", file=sys.stderr)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"time: read {read_s:.0f} s, estimate {estimate_s:.0f} s, total {time.time() - start:.0f} s "
+          f"({time.process_time():.0f} s CPU); peak RSS {peak_mb:.0f} MB; size {args.output.stat().st_size / 1e6:.2f} MB",
+          file=sys.stderr)
 
 
 if __name__ == "__main__":
