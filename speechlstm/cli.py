@@ -11,7 +11,6 @@ import os
 import sys
 import warnings
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -62,14 +61,19 @@ def _add_transcribe(commands: argparse._SubParsersAction) -> None:
                     "'-' reads standard input; pipes and devices work too. A file that fails gets a "
                     "one-line error; the others are still transcribed and the exit code is 1. A file "
                     "holding no samples transcribes, like silence, to empty text (with a warning). On a "
-                    "terminal, stderr shows a progress bar (files, audio time, ETA).",
+                    "terminal, stderr shows a progress bar (files, audio done, real-time factor, ETA). "
+                    "For archives: --jobs N runs N worker processes, --manifest and --recursive list the "
+                    "inputs, --resume -o out.jsonl survives interruption, --ray runs on a Ray cluster.",
         epilog="examples:\n  speechlstm transcribe samples/*.wav\n"
                "  cat talk.wav | speechlstm transcribe -\n"
                "  speechlstm transcribe --mode streaming --chunk-ms 200 talk.flac\n"
                "  speechlstm transcribe --format srt --output-dir subs/ a.mp3 b.ogg\n"
-               "  speechlstm transcribe --format all --output-dir out/ lecture.m4a",
+               "  speechlstm transcribe --format all --output-dir out/ lecture.m4a\n"
+               "  speechlstm transcribe --jobs 0 --recursive --resume -o archive.jsonl /archive/\n"
+               "  speechlstm transcribe --ray auto --manifest files.txt -o /shared/out.jsonl",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="audio files; '-' for standard input")
+    parser.add_argument("files", nargs="*", type=Path, metavar="FILE",
+                        help="audio files; '-' for standard input; folders with --recursive")
     parser.add_argument("--mode", choices=("offline", "streaming"), default="offline",
                         help="offline: full BiLSTM over each file (over segments of at most 30 s cut at "
                              "pauses when it is longer than a minute); streaming: the chunked model fed "
@@ -77,11 +81,12 @@ def _add_transcribe(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--chunk-ms", type=_positive_int,
                         help="block size fed to the stream in streaming mode (default: 100; does not change "
                              "the text); ignored, with a warning, in offline mode")
-    parser.add_argument("--format", choices=(*FORMATS, "all"), default="text",
-                        help="text: the transcript, one line per input, whether one input or many; tsv: "
-                             "PATH<TAB>TEXT per input; json: one object per input per line (path, text, "
-                             "duration, words); srt or vtt: subtitles; all: txt, json, srt and vtt files "
-                             "(needs --output-dir)")
+    parser.add_argument("--format", choices=(*FORMATS, "all", "parquet"), default=None,
+                        help="text (default; json with --resume or --ray): the transcript, one line per input, "
+                             "whether one input or many; tsv: PATH<TAB>TEXT per input; json: one object per "
+                             "input per line (path, text, duration, words; path and error for a file that "
+                             "failed with --resume or --ray); srt or vtt: subtitles; all: txt, json, srt and "
+                             "vtt files (needs --output-dir); parquet: with --ray, Parquet shards and file")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("-o", "--output", type=Path, help="write all results to this file instead of stdout")
     output.add_argument("--output-dir", type=Path,
@@ -89,6 +94,8 @@ def _add_transcribe(commands: argparse._SubParsersAction) -> None:
                              "the same stem get STEM-1, STEM-2... in input order (a/x.flac b/x.wav: x.txt "
                              "x-1.txt); standard input is named stdin")
     add_model_options(parser)
+    from .batch import add_batch_options
+    add_batch_options(parser)
     parser.set_defaults(run=_run_transcribe)
 
 
@@ -108,11 +115,22 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 def recognizer_from_args(args: argparse.Namespace, **fixed):
     """Load the Recognizer that the model and decoding options ask for."""
     from .beam_search import HotwordError
-    from .recognizer import Recognizer, RecognizerConfig
+    from .recognizer import Recognizer
 
     try:
-        return Recognizer.from_config(RecognizerConfig(model=args.model, threads=max(0, args.threads),
-                                                       backend=args.backend, **_decoder_options(args), **fixed))
+        return Recognizer.from_config(recognizer_config(args, **fixed))
+    except HotwordError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
+
+
+def recognizer_config(args: argparse.Namespace, **fixed):
+    """The RecognizerConfig that the model and decoding options ask for (what worker processes load)."""
+    from .beam_search import HotwordError
+    from .recognizer import RecognizerConfig
+
+    try:
+        return RecognizerConfig(model=args.model, threads=max(0, args.threads), backend=args.backend,
+                                **_decoder_options(args), **fixed)
     except HotwordError as error:
         raise CliError(str(error), EXIT_USAGE) from None
 
@@ -216,8 +234,32 @@ def _print_result(progress: BatchProgress, text: str) -> None:
         raise _StdoutError(f"cannot write to standard output: {error.strerror or error}", EXIT_OUTPUT) from None
 
 
+def _check_batch_options(args: argparse.Namespace) -> None:
+    """What --resume, --jobs and --ray need: a JSON-lines (or Parquet) file to write, files to read."""
+    batch = args.resume or args.ray
+    if args.format is None:
+        args.format = "json" if batch else "text"
+    if args.resume and not args.output:
+        raise CliError("--resume needs -o FILE: the JSON-lines file it appends to and reads back", EXIT_USAGE)
+    if args.ray and not args.output:
+        raise CliError("--ray needs -o FILE: the merged output (shards go to --shards-dir)", EXIT_USAGE)
+    allowed = ("json", "parquet") if args.ray and not args.resume else ("json",)
+    if batch and args.format not in allowed:
+        raise CliError(f"--format {args.format} does not go with {'--resume' if args.resume else '--ray'}: it "
+                       f"writes {' or '.join(allowed)}", EXIT_USAGE)
+    if args.format == "parquet" and not args.ray:
+        raise CliError("--format parquet needs --ray (Parquet is written by Ray Data)", EXIT_USAGE)
+    if args.shards_dir and not args.ray:
+        raise CliError("--shards-dir goes with --ray", EXIT_USAGE)
+    if args.jobs is None:
+        args.jobs = 0 if args.ray else 1
+    if (args.jobs != 1 or args.ray) and any(str(path) == STDIN for path in args.files):
+        raise CliError("standard input ('-') can only be read with --jobs 1, without --ray", EXIT_USAGE)
+
+
 def _check_transcribe_options(args: argparse.Namespace) -> None:
     """Usage and output problems, found before any model is loaded or input read."""
+    _check_batch_options(args)
     if args.format in ("srt", "vtt") and len(args.files) > 1 and not args.output_dir:
         raise CliError(f"--format {args.format} with several files needs --output-dir", EXIT_USAGE)
     if args.format == "all" and not args.output_dir:
@@ -231,37 +273,94 @@ def _check_transcribe_options(args: argparse.Namespace) -> None:
 
 
 def _run_transcribe(args: argparse.Namespace) -> int:
+    from .batch import BatchError, ResumeLog, collect_inputs
+
+    try:
+        inputs = collect_inputs(args.files, args.manifest, args.recursive)
+    except BatchError as error:
+        raise CliError(str(error), EXIT_INPUT) from None
+    if not inputs:
+        raise CliError("no input files: give FILE..., --manifest LIST or a folder with --recursive", EXIT_USAGE)
+    args.files = [item.path for item in inputs]
+    _check_transcribe_options(args)
+    config = recognizer_config(args, mode=args.mode, **({"chunk_ms": args.chunk_ms} if args.chunk_ms else {}))
+    if args.ray:
+        from .ray_batch import run_cli
+        return run_cli(args, config, inputs)
+    if not args.resume:
+        return _transcribe_inputs(args, config, inputs)
+    try:
+        resume = ResumeLog(args.output).open()
+    except BatchError as error:
+        raise CliError(str(error), EXIT_OUTPUT) from None
+    except OSError as error:
+        raise CliError(f"cannot write {args.output}: {error.strerror or error}", EXIT_OUTPUT) from None
+    with resume:
+        todo = [item for item in inputs if os.fsdecode(item.path) not in resume.done]
+        if len(todo) < len(inputs):
+            _to_stderr(f"speechlstm: {args.output} already holds {len(inputs) - len(todo)} of the "
+                       f"{len(inputs)} files; transcribing the other {len(todo)}")
+        return _transcribe_inputs(args, config, todo, resume) if todo else 0
+
+
+def _transcribe_inputs(args: argparse.Namespace, config, inputs: list, resume=None) -> int:
+    """Transcribe ``inputs`` (batch.Input) in this process or in --jobs worker processes and write
+    each result where the options say: stdout and -o in input order; --resume's log and
+    --output-dir files as each file finishes."""
+    from contextlib import closing
+
+    from .batch import in_input_order, transcribe_batch
+    from .beam_search import HotwordError
     from .recognizer import Interrupted
 
-    _check_transcribe_options(args)
-    recognizer = recognizer_from_args(args, mode=args.mode, **({"chunk_ms": args.chunk_ms} if args.chunk_ms else {}))
+    paths = [os.fsdecode(item.path) for item in inputs]
     formats = ALL if args.format == "all" else (args.format,)
-    stems = output_stems(args.files) if args.output_dir else [None] * len(args.files)
+    stems = output_stems([item.path for item in inputs]) if args.output_dir else None
+    on_terminal = sys.stderr.isatty()
+    durations = [item.duration if item.duration is not None or not on_terminal else audio_duration(item.path)
+                 for item in inputs]
     collected, failures = [], 0
-    durations = [audio_duration(path) for path in args.files] if sys.stderr.isatty() else [None] * len(args.files)
-    with BatchProgress(durations) as progress, show_warnings(progress.message):
-        for path, stem, duration in zip(args.files, stems, durations):
+    try:
+        with BatchProgress(durations) as progress, show_warnings(progress.message), \
+                closing(transcribe_batch(config, paths, args.jobs)) as outcomes:
             try:
-                transcript = recognizer.transcribe_file(path)
-            except AudioError as error:
-                failures += 1
-                progress.message(f"speechlstm: error: {error}")
-                progress.done(duration or 0.0)
-                continue
+                for outcome in outcomes if resume or stems else in_input_order(outcomes):
+                    for warning in outcome.warnings:
+                        progress.message(f"speechlstm: warning: {warning}")
+                    if resume:
+                        _append(resume, outcome.record())
+                    duration, transcript = durations[outcome.index], outcome.transcript
+                    if transcript is None:
+                        failures += 1
+                        progress.message(f"speechlstm: error: {outcome.error}")
+                        progress.done(duration or 0.0)
+                        continue
+                    progress.done(transcript.duration, known=duration is not None)
+                    if resume:
+                        continue
+                    if stems:
+                        for fmt in formats:
+                            _write(args.output_dir / f"{stems[outcome.index]}.{EXTENSIONS[fmt]}",
+                                   _render(fmt, transcript))
+                    elif args.output:
+                        collected.append(_render(args.format, transcript))
+                    else:
+                        _print_result(progress, _render(args.format, transcript))
             except Interrupted as interrupt:
-                _show_partial(progress, args, replace(interrupt.partial, path=str(path)))
+                _show_partial(progress, args, interrupt.partial)
                 raise
-            progress.done(transcript.duration, known=duration is not None)
-            if stem is not None:
-                for fmt in formats:
-                    _write(args.output_dir / f"{stem}.{EXTENSIONS[fmt]}", _render(fmt, transcript))
-            elif args.output:
-                collected.append(_render(args.format, transcript))
-            else:
-                _print_result(progress, _render(args.format, transcript))
-    if args.output and collected:
+    except HotwordError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
+    if args.output and collected and not resume:
         _write(args.output, "".join(collected))
     return EXIT_INPUT if failures else 0
+
+
+def _append(resume, record: dict) -> None:
+    try:
+        resume.append(record)
+    except OSError as error:
+        raise CliError(f"cannot write {resume.path}: {error.strerror or error}", EXIT_OUTPUT) from None
 
 
 def _to_stderr(line: str) -> None:
