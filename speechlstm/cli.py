@@ -284,11 +284,8 @@ def _run_transcribe(args: argparse.Namespace) -> int:
     args.files = [item.path for item in inputs]
     _check_transcribe_options(args)
     config = recognizer_config(args, mode=args.mode, **({"chunk_ms": args.chunk_ms} if args.chunk_ms else {}))
-    if args.ray:
-        from .ray_batch import run_cli
-        return run_cli(args, config, inputs)
     if not args.resume:
-        return _transcribe_inputs(args, config, inputs)
+        return _run_on_ray(args, config, inputs) if args.ray else _transcribe_inputs(args, config, inputs)
     try:
         resume = ResumeLog(args.output).open()
     except BatchError as error:
@@ -300,7 +297,45 @@ def _run_transcribe(args: argparse.Namespace) -> int:
         if len(todo) < len(inputs):
             _to_stderr(f"speechlstm: {args.output} already holds {len(inputs) - len(todo)} of the "
                        f"{len(inputs)} files; transcribing the other {len(todo)}")
-        return _transcribe_inputs(args, config, todo, resume) if todo else 0
+        if not todo:
+            return 0
+        return _run_on_ray(args, config, todo, resume) if args.ray else _transcribe_inputs(args, config, todo, resume)
+
+
+def _run_on_ray(args: argparse.Namespace, config, inputs: list, resume=None) -> int:
+    """--ray: decode on a Ray cluster (speechlstm.ray_batch), then write the merged output: -o in
+    input order, or appended to --resume's log. Ray draws its own progress bars."""
+    from .beam_search import HotwordError
+    from .ray_batch import RayBatchError, record, transcribe_on_ray, write_parquet
+    from .recognizer import Recognizer
+
+    try:
+        Recognizer.from_config(config)  # a model or decoder problem fails here, before a cluster starts
+    except HotwordError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
+    shards = args.shards_dir or args.output.with_name(args.output.name + ".shards")
+    try:
+        rows = transcribe_on_ray(config, [os.fsdecode(item.path) for item in inputs], args.ray, args.jobs, shards,
+                                 args.format)
+    except RayBatchError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
+    failures = 0
+    for row in rows:
+        for warning in row["warnings"]:
+            _to_stderr(f"speechlstm: warning: {warning}")
+        if row["error"] is not None:
+            failures += 1
+            _to_stderr(f"speechlstm: error: {row['error']}")
+        if resume:
+            _append(resume, record(row))
+    if args.format == "parquet":
+        try:
+            write_parquet(rows, args.output)
+        except OSError as error:
+            raise CliError(f"cannot write {args.output}: {error.strerror or error}", EXIT_OUTPUT) from None
+    elif not resume:
+        _write(args.output, "".join(to_json_line(record(row)) for row in rows))
+    return EXIT_INPUT if failures else 0
 
 
 def _transcribe_inputs(args: argparse.Namespace, config, inputs: list, resume=None) -> int:
