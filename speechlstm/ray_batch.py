@@ -69,6 +69,10 @@ class Transcriber:
 def connect(address: str, workers: int) -> None:
     """Join the cluster at ``address`` (``auto``: the one this machine belongs to), or with ``local``
     start a one-machine Ray on loopback with ``workers`` CPUs (all cores for 0)."""
+    if address == "local":
+        # Ray turns 127.0.0.1 into this machine's network address unless multi-node support is off;
+        # a local instance has no other node to serve, so it stays on loopback.
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     try:
         import ray
     except ImportError:
@@ -85,35 +89,44 @@ def connect(address: str, workers: int) -> None:
 
 def transcribe_on_ray(config: RecognizerConfig, paths: Sequence[str], address: str, workers: int, shards: Path,
                       fmt: str = "json") -> list[dict]:
-    """Transcribe ``paths`` on Ray with ``workers`` actors (0: one per CPU of the cluster), write
-    the shards into the folder ``shards`` (replacing what it held) and return every file's row
-    (index, path, text, duration, words, error, warnings) in input order."""
+    """Transcribe ``paths`` on the Ray at ``address`` (:func:`connect`) with ``workers`` actors (0: one
+    per CPU of the cluster), write the shards into the folder ``shards`` (replacing what it held)
+    and return every file's row (index, path, text, duration, words, error, warnings) in input order."""
     import ray
 
     connect(address, workers)
     try:
-        import ray.data
-
-        context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = sys.stderr.isatty()
-        logging.getLogger("ray.data").setLevel(logging.WARNING)
-        workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)) // max(1, config.threads))
-        blocks = min(len(paths), max(4 * workers, math.ceil(len(paths) / FILES_PER_BLOCK)))
-        dataset = ray.data.from_items([{"index": i, "path": p, "source": os.path.abspath(p)}
-                                       for i, p in enumerate(paths)], override_num_blocks=blocks)
-        dataset = dataset.map_batches(Transcriber, fn_constructor_kwargs={"config": config}, batch_size=1,
-                                      batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=workers),
-                                      num_cpus=max(1, config.threads))
-        write = dataset.write_parquet if fmt == "parquet" else dataset.write_json
-        try:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*deprecated")  # Ray's own settings, not the user's
-                write(str(shards), mode="overwrite")
-        except Exception as error:  # noqa: BLE001 - Ray wraps what failed on the cluster in many types
-            raise RayBatchError(f"the Ray job failed: {_first_line(error)}") from None
+        run_dataset(config, paths, workers, shards, fmt)
     finally:
         ray.shutdown()
     return read_shards(shards, fmt)
+
+
+def run_dataset(config: RecognizerConfig, paths: Sequence[str], workers: int, shards: Path, fmt: str = "json",
+                actor: type = Transcriber) -> None:
+    """The Ray Data job on the Ray this process is connected to: ``paths`` through an actor pool of
+    ``workers`` ``actor`` instances into shards. ``actor`` stands in for :class:`Transcriber` where
+    Ray's own cost is measured (tools/bench_batch.py)."""
+    import ray
+    import ray.data
+
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = sys.stderr.isatty()
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)) // max(1, config.threads))
+    blocks = min(len(paths), max(4 * workers, math.ceil(len(paths) / FILES_PER_BLOCK)))
+    dataset = ray.data.from_items([{"index": i, "path": p, "source": os.path.abspath(p)}
+                                   for i, p in enumerate(paths)], override_num_blocks=blocks)
+    dataset = dataset.map_batches(actor, fn_constructor_kwargs={"config": config}, batch_size=1,
+                                  batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=workers),
+                                  num_cpus=max(1, config.threads))
+    write = dataset.write_parquet if fmt == "parquet" else dataset.write_json
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*deprecated")  # Ray's own settings, not the user's
+            write(str(shards), mode="overwrite")
+    except Exception as error:  # noqa: BLE001 - Ray wraps what failed on the cluster in many types
+        raise RayBatchError(f"the Ray job failed: {_first_line(error)}") from None
 
 
 def _first_line(error: BaseException) -> str:
