@@ -67,8 +67,10 @@ def test_manifests_and_folders(capsys, tiny_bundle, tmp_path):
     (("--manifest", "MISSING"), 1, "cannot read manifest"),
     (("--manifest", "CLIP"), 1, "not a manifest"),
     (("--resume", "-o", "CLIP", "CLIP"), 4, "not a record of an earlier run"),
+    (("--ray", "local", "CLIP"), 2, "--ray needs -o"),
+    (("--ray", "local", "--resume", "--format", "parquet", "-o", "OUT", "CLIP"), 2, "does not go with --resume"),
 ], ids=["resume-without-output", "parquet-without-ray", "stdin-with-jobs", "resume-tsv", "no-inputs",
-        "missing-manifest", "audio-as-manifest", "foreign-log"])
+        "missing-manifest", "audio-as-manifest", "foreign-log", "ray-without-output", "ray-resume-parquet"])
 def test_batch_usage_errors_are_one_line(capsys, tiny_bundle, tmp_path, argv, code, fragment):
     names = {"CLIP": CLIPS[0], "OUT": tmp_path / "out.jsonl", "MISSING": tmp_path / "missing.txt"}
     before = CLIPS[0].read_bytes()

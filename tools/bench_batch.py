@@ -9,7 +9,7 @@ Ray, starting a local Ray instance included):
 * the scaling efficiency of each: throughput over (workers x the throughput of ``--jobs 1``),
   so Ray's rows include what Ray costs;
 * Ray's own cost per file: the same Ray Data pipeline with a no-op actor in place of the
-  recognizer, on all the files and on one, ``(wall(all) - wall(one)) / (files - 1)``;
+  recognizer, on 500 paths and on one, ``(wall(500) - wall(1)) / 499``;
 * PocketSphinx on the same files in one process (tools/bench.py's baseline run).
 
 It also checks that every configuration gives the texts of ``--jobs 1``. The figures need an
@@ -98,23 +98,26 @@ class NoOp:
         return pa.Table.from_pylist(rows, schema=self.schema)
 
 
-def ray_overhead(files: list[Path], folder: Path) -> float:
-    """Seconds Ray Data adds per file (one worker, Ray already running): no-op runs on all the files
-    and on one, differenced, so that starting Ray and the actor pool cancels out."""
+def ray_overhead(files: list[Path], folder: Path, count: int = 500) -> float:
+    """Seconds Ray Data adds per file (one actor, Ray already running): no-op runs on ``count``
+    paths (the files, repeated) and on one, after a warm-up run, differenced, so that starting the
+    actor pool cancels out. The instance has a spare CPU so that the first run's actor, released lazily, cannot hold
+    up the second."""
     from speechlstm.ray_batch import connect, run_dataset
     from speechlstm.recognizer import RecognizerConfig
 
+    paths = [str(files[number % len(files)]) for number in range(max(count, len(files)))]
     walls = []
-    connect("local", 1)
+    connect("local", 2)
     import ray
     try:
-        for subset in (files[:1], files):
+        for subset in (paths[:1], paths[:1], paths):
             start = time.perf_counter()
-            run_dataset(RecognizerConfig(), list(map(str, subset)), 1, folder / f"noop{len(subset)}", actor=NoOp)
+            run_dataset(RecognizerConfig(), subset, 1, folder / f"noop{len(walls)}", actor=NoOp)
             walls.append(time.perf_counter() - start)
     finally:
         ray.shutdown()
-    return (walls[1] - walls[0]) / max(1, len(files) - 1)
+    return (walls[2] - walls[1]) / (len(paths) - 1)  # walls[0] warms up Ray Data and the worker processes
 
 
 def main(argv: list[str] | None = None) -> int:
