@@ -357,7 +357,9 @@ class WorkerPool:
 
 def transcribe_batch(config: RecognizerConfig, paths: Sequence[str], jobs: int = 1) -> Iterator[Outcome]:
     """Every file's :class:`Outcome`: in input order in this process for ``jobs`` 1, else in the
-    order they finish across ``jobs`` worker processes (:func:`in_input_order` restores order)."""
+    order they finish across ``jobs`` worker processes (0: one per core; :func:`in_input_order`
+    restores order)."""
+    jobs = jobs or default_jobs()
     if jobs == 1:
         return in_process(config, paths)
     if STDIN in paths:
