@@ -22,7 +22,8 @@ import soundfile as sf
 from speechlstm import Recognizer, RecognizerConfig, load_bundle
 from speechlstm.cli import EXIT_DEVICE, main
 import speechlstm.live as live_module
-from speechlstm.live import EndpointConfig, LiveSession, MicrophoneSource, transcribe_live
+from speechlstm.config import EndpointConfig
+from speechlstm.live import LiveSession, MicrophoneSource, transcribe_live
 from speechlstm.text import VOCABULARY
 
 from conftest import SAMPLES

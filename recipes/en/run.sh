@@ -72,7 +72,8 @@ fi
 if want 3; then
     log 3 "word n-gram LM $EXP/lm.arpa.gz"
     # shellcheck disable=SC2086
-    python tools/build_lm.py $LM_ARGS -o "$EXP/lm.arpa.gz"
+    speechlstm build-lm --text "$SHARED/text/lm_text.txt.xz" --vocab "$SHARED/text/vocab200k.txt" $LM_ARGS \
+        -o "$EXP/lm.arpa.gz"
 fi
 
 if want 4; then

@@ -22,13 +22,17 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from .bundle import load_bundle, save_bundle
-from .data import AugmentConfig, FeatureDataset, Utterance, bucket_batches, load_audio_cache, read_manifest
-from .decoding import GreedyDecoder
-from .frontend import FrontendConfig, LogMel
-from .model import AcousticModel, ModelConfig
-from .phones import PHONES, read_lexicon, text_to_phone_ids
-from .text import VOCABULARY, normalize_text
+from ..bundle import load_bundle
+from ..config import FrontendConfig, ModelConfig
+from ..decode.base import decode_matrix
+from ..decode.greedy import GreedyDecoder
+from ..frontend import LogMel
+from ..io.manifest import Utterance, read_manifest
+from ..phones import PHONES, read_lexicon, text_to_phone_ids
+from ..text import VOCABULARY, normalize_text
+from .augment import AugmentConfig
+from .data import FeatureDataset, bucket_batches, load_audio_cache
+from .model import AcousticModel, model_from_bundle, save_bundle
 
 
 @dataclass
@@ -90,7 +94,8 @@ def feature_stats(utterances: list[Utterance], audio: list[np.ndarray], frontend
 def greedy_transcripts(model: AcousticModel, dataset: FeatureDataset, device: torch.device,
                        chunked: bool) -> list[str]:
     """Decode every dataset item one at a time (exactly as offline or streaming inference)."""
-    decoder = GreedyDecoder(0.03, VOCABULARY)
+    decoder = GreedyDecoder(model.config.stack * FrontendConfig().hop_length / FrontendConfig().sample_rate,
+                            VOCABULARY)
     texts = []
     model.eval()
     with torch.no_grad():
@@ -99,16 +104,14 @@ def greedy_transcripts(model: AcousticModel, dataset: FeatureDataset, device: to
             x = torch.from_numpy(feats)[None].to(device)
             lengths = torch.tensor([len(feats)])
             log_probs = model.forward_chunked(x, lengths)[0] if chunked else model.forward_full(x, lengths)[0]
-            state = decoder.new_state()
-            decoder.advance(state, log_probs[0].float().cpu().numpy())
-            texts.append(decoder.result(state, final=True).text)
+            texts.append(decode_matrix(decoder, log_probs[0].float().cpu().numpy()).text)
     model.train()
     return texts
 
 
 def evaluate(model: AcousticModel, dataset: FeatureDataset, device: torch.device) -> dict[str, float]:
     """Greedy WER and CER of the character head, offline and streaming."""
-    from .scoring import score
+    from ..scoring import score
     refs = [normalize_text(u.text) for u in dataset.utterances]
     figures = {}
     for mode, chunked in (("offline", False), ("streaming", True)):
@@ -128,11 +131,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dev", help="development manifest, scored with greedy decoding")
     parser.add_argument("--init", type=Path, help="start from this bundle's weights (fine-tuning)")
     parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--hidden", type=int, default=288, help="LSTM units per direction")
-    parser.add_argument("--layers", type=int, default=4, help="BiLSTM layers")
-    parser.add_argument("--chunk", type=int, default=10, help="shipped chunk size in 30 ms steps")
-    parser.add_argument("--right", type=int, default=8, help="shipped right context in 30 ms steps")
-    parser.add_argument("--dropout", type=float, default=0.2, help="dropout between layers")
+    parser.add_argument("--hidden", type=int, default=ModelConfig.hidden, help="LSTM units per direction")
+    parser.add_argument("--layers", type=int, default=ModelConfig.layers, help="BiLSTM layers")
+    parser.add_argument("--chunk", type=int, default=ModelConfig.chunk, help="shipped chunk size in 30 ms steps")
+    parser.add_argument("--right", type=int, default=ModelConfig.right, help="shipped right context in 30 ms steps")
+    parser.add_argument("--dropout", type=float, default=ModelConfig.dropout, help="dropout between layers")
     parser.add_argument("--lexicon", type=Path,
                         help="ARPAbet lexicon (WORD<TAB>PHONES): adds the auxiliary phone CTC head")
     parser.add_argument("--phone-weight", type=float, default=0.4,
@@ -162,6 +165,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.bf16 and not args.device.startswith("cuda"):
         parser.error("--bf16 needs --device cuda: torch's CPU LSTM has no bf16 kernel")
     return args
+
+
+def train_config(args: argparse.Namespace) -> dict:
+    """Every training option as JSON values: stored in the bundles the run writes (``Bundle.train``)."""
+    return {key: str(value) if isinstance(value, Path) else value for key, value in sorted(vars(args).items())}
 
 
 def learning_rate(peak: float, warmup: int, step: int, progress: float) -> float:
@@ -251,7 +259,7 @@ class Trainer:
             self.step, self.epoch = int(checkpoint["step"]), int(checkpoint["epoch"])
             trained_seconds, self.best = float(checkpoint["trained_seconds"]), float(checkpoint["best"])
         elif args.init:
-            missing, _ = self.model.load_state_dict(load_bundle(args.init).acoustic_model().state_dict(), strict=False)
+            missing, _ = self.model.load_state_dict(model_from_bundle(load_bundle(args.init)).state_dict(), strict=False)
             if any(not name.startswith("phone_head.") for name in missing):
                 raise SystemExit(f"--init {args.init} does not fit this model: missing {missing}")
         else:
@@ -265,6 +273,7 @@ class Trainer:
         if args.dev and self.rank == 0:
             dev_rows = read_manifest(args.dev)[: args.eval_limit or None]
             self.dev = FeatureDataset(dev_rows, load_audio_cache(dev_rows, max(1, args.workers)), self.frontend)
+        self.train_config = train_config(args)
         self.info = {"train_hours": round(sum(u.duration for u in self.utterances) / 3600, 3),
                      "manifests": args.train, "phone_weight": args.phone_weight if args.lexicon else 0.0}
         self.log_path = args.out / "train_log.tsv"
@@ -284,7 +293,8 @@ class Trainer:
         torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
                     "epoch": self.epoch, "trained_seconds": time.time() - self.start, "best": self.best}, temporary)
         temporary.replace(self.checkpoint_path)
-        save_bundle(self.args.out / "last.safetensors", self.model, self.frontend, {**self.info, "step": self.step})
+        save_bundle(self.args.out / "last.safetensors", self.model, self.frontend, {**self.info, "step": self.step},
+                    train=self.train_config)
 
     def log(self, figures: dict[str, float]) -> None:
         elapsed = max(time.time() - self.window_start, 1e-9)
@@ -308,7 +318,7 @@ class Trainer:
         if figures["streaming_wer"] < self.best:
             self.best = figures["streaming_wer"]
             save_bundle(self.args.out / "best.safetensors", self.model, self.frontend,
-                        {**self.info, "step": self.step, **figures})
+                        {**self.info, "step": self.step, **figures}, train=self.train_config)
 
     def train_step(self, batch: Batch, mode_rng: random.Random) -> None:
         args, device = self.args, self.device
