@@ -369,8 +369,8 @@ def test_tools_help_runs_nothing():
     needed pocketsphinx even for its help."""
     before = {path: path.stat().st_mtime_ns for path in SAMPLES.iterdir()}
     tools = SAMPLES.parent / "tools"
-    result = subprocess.run([sys.executable, str(tools / "make_samples.py"), "--help"], capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run([sys.executable, str(SAMPLES.parent / "scripts" / "make_samples.py"), "--help"],
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.startswith("usage: ")
     assert {path: path.stat().st_mtime_ns for path in SAMPLES.iterdir()} == before
     without = ("import runpy, sys; sys.modules['pocketsphinx'] = None; sys.argv[0] = 'compare_pocketsphinx.py'; "

@@ -253,7 +253,7 @@ def pulse(tmp_path_factory):
     own process, so it is stopped by that PID.
     """
     if shutil.which("pulseaudio") is None or shutil.which("pactl") is None:
-        pytest.skip("pulseaudio is not installed (tools/install_system_deps.sh installs it)")
+        pytest.skip("pulseaudio is not installed (scripts/install_system_deps.sh installs it)")
     root = tmp_path_factory.mktemp("pulse")
     runtime, home = root / "run", root / "home"
     for folder in (runtime, home):

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Make a training manifest from a LibriSpeech folder (e.g. LibriSpeech/train-clean-100).
 
-    python tools/import_librispeech.py /data/LibriSpeech/train-clean-100 exp/train-clean-100.tsv
+    python recipes/en/local/import_librispeech.py /data/LibriSpeech/train-clean-100 exp/train-clean-100.tsv
     torchrun --nproc-per-node 8 -m speechlstm.nn.train --train exp/train-clean-100.tsv --device cuda ...
 """
 import argparse
