@@ -18,7 +18,7 @@ and streaming), or PocketSphinx's acoustic model, language model and dictionary.
 
     python tools/bench.py                                  # samples/, shipped model
     python tools/bench.py --model tiny.safetensors --export --json bench.json
-    python tools/bench.py --manifest /work/shared/data/dev.tsv --limit 50
+    python tools/bench.py --manifest ../shared/data/dev.tsv --limit 50
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ synthetic speakers. This tool cycles through all usable English voices of the
 engines that recipes/en/local/install_tts.sh installs, varies speaking rate, pitch and
 voice parameters per utterance, trims silence, encodes low-bitrate 16 kHz mono
 Ogg Opus (so the set stays small enough to ship), and writes a manifest in the
-same TSV format as /work/shared/data/train.tsv. Everything is deterministic
+same TSV format as $SHARED/data/train.tsv (default ../shared). Everything is deterministic
 given --seed.
 """
 
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import soundfile
 
-PROMPTS = Path("/work/shared/text/tts_prompts.tsv.gz")
+PROMPTS = Path(os.environ.get("SHARED", "../shared")) / "text" / "tts_prompts.tsv.gz"
 ESPEAK_VARIANT_DIR = Path("/usr/lib/x86_64-linux-gnu/espeak-ng-data/voices/!v")
 MBROLA_DIR = Path("/usr/share/mbrola")
 FESTIVAL_VOICE_DIR = Path("/usr/share/festival/voices")
