@@ -13,9 +13,9 @@ import os
 import random
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -120,56 +120,87 @@ def evaluate(model: AcousticModel, dataset: FeatureDataset, device: torch.device
     return figures
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def _option(default: Any, help: str, **argparse_options: Any) -> Any:
+    """A TrainConfig field: its default, its --help text and anything else argparse needs."""
+    return field(default=default, metadata={"help": help, **argparse_options})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every training option, written once: ``speechlstm train`` builds its parser from these
+    fields (``--max-minutes`` sets ``max_minutes``), and each bundle the run writes stores them
+    (``Bundle.train``), so a model says how it was trained."""
+
+    train: tuple[str, ...] = _option((), "training manifest; REPEAT (may be a fraction) scales how often its "
+                                     "utterances appear per epoch, e.g. native read speech :3, single words :0.3",
+                                     action="append", required=True, metavar="MANIFEST[:REPEAT]")
+    out: Path = _option(None, "output folder", required=True, type=Path)
+    dev: str | None = _option(None, "development manifest, scored with greedy decoding")
+    init: Path | None = _option(None, "start from this bundle's weights (fine-tuning)", type=Path)
+    hidden: int = _option(ModelConfig.hidden, "LSTM units per direction")
+    layers: int = _option(ModelConfig.layers, "BiLSTM layers")
+    chunk: int = _option(ModelConfig.chunk, "shipped chunk size in 30 ms steps")
+    right: int = _option(ModelConfig.right, "shipped right context in 30 ms steps")
+    dropout: float = _option(ModelConfig.dropout, "dropout between layers")
+    lexicon: Path | None = _option(None, "ARPAbet lexicon (WORD<TAB>PHONES): adds the auxiliary phone CTC head",
+                                   type=Path)
+    phone_weight: float = _option(0.4, "weight of the phone CTC loss beside the character loss")
+    epochs: int = _option(1000, "stop after this many epochs")
+    max_minutes: float = _option(60.0, "training time budget")
+    batch_seconds: float = _option(400.0, "padded audio per batch")
+    lr: float = _option(2e-3, "peak learning rate (AdamW)")
+    warmup: int = _option(300, "warm-up steps")
+    augment: float = _option(1.0, "scale of the noise/reverb/telephone/re-encoding probabilities "
+                                  "(0: speed only; the frequency warp is not scaled)")
+    p_full: float = _option(0.4, "share of batches in full mode")
+    bf16: bool = _option(False, "bfloat16 autocast, GPUs only: torch's CPU LSTM has no bf16 kernel "
+                                "(autocast fails; bf16 weights ran 22x slower here)", action="store_true")
+    workers: int = _option(1, "data loader processes")
+    threads: int = _option(0, "torch threads (0: torch's default)")
+    log_minutes: float = _option(2.0, "write a log row this often")
+    checkpoint_minutes: float = _option(5.0, "save a checkpoint this often")
+    eval_minutes: float = _option(15.0, "score --dev this often")
+    eval_limit: int = _option(0, "score only the first N dev utterances")
+    seed: int = _option(1, "random seed")
+    device: str = _option("", "cpu, cuda or cuda:N (default: cuda where available, else cpu)")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "train", tuple(self.train))
+        if not self.device:
+            object.__setattr__(self, "device", "cuda" if torch.cuda.is_available() else "cpu")
+        if self.bf16 and not self.device.startswith("cuda"):
+            raise ValueError("--bf16 needs --device cuda: torch's CPU LSTM has no bf16 kernel")
+
+    def to_dict(self) -> dict:
+        """JSON values (paths as strings), as stored in bundles."""
+        return {f.name: str(v) if isinstance(v := getattr(self, f.name), Path) else
+                list(v) if isinstance(v, tuple) else v for f in fields(self)}
+
+
+def parser() -> argparse.ArgumentParser:
+    """``speechlstm train``'s options, one per :class:`TrainConfig` field."""
     parser = argparse.ArgumentParser(
         prog="speechlstm train", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="Train a character CTC latency-controlled BiLSTM on TSV manifests. "
                     "Checkpoints every few minutes to OUT/checkpoint.pt; rerun the same command to resume.")
-    parser.add_argument("--train", action="append", required=True, metavar="MANIFEST[:REPEAT]",
-                        help="training manifest; REPEAT (may be a fraction) scales how often its utterances "
-                             "appear per epoch, e.g. native read speech :3, single words :0.3")
-    parser.add_argument("--dev", help="development manifest, scored with greedy decoding")
-    parser.add_argument("--init", type=Path, help="start from this bundle's weights (fine-tuning)")
-    parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--hidden", type=int, default=ModelConfig.hidden, help="LSTM units per direction")
-    parser.add_argument("--layers", type=int, default=ModelConfig.layers, help="BiLSTM layers")
-    parser.add_argument("--chunk", type=int, default=ModelConfig.chunk, help="shipped chunk size in 30 ms steps")
-    parser.add_argument("--right", type=int, default=ModelConfig.right, help="shipped right context in 30 ms steps")
-    parser.add_argument("--dropout", type=float, default=ModelConfig.dropout, help="dropout between layers")
-    parser.add_argument("--lexicon", type=Path,
-                        help="ARPAbet lexicon (WORD<TAB>PHONES): adds the auxiliary phone CTC head")
-    parser.add_argument("--phone-weight", type=float, default=0.4,
-                        help="weight of the phone CTC loss beside the character loss")
-    parser.add_argument("--epochs", type=int, default=1000, help="stop after this many epochs")
-    parser.add_argument("--max-minutes", type=float, default=60.0, help="training time budget")
-    parser.add_argument("--batch-seconds", type=float, default=400.0, help="padded audio per batch")
-    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (AdamW)")
-    parser.add_argument("--warmup", type=int, default=300, help="warm-up steps")
-    parser.add_argument("--augment", type=float, default=1.0,
-                        help="scale of the noise/reverb/telephone/re-encoding probabilities "
-                             "(0: speed only; the frequency warp is not scaled)")
-    parser.add_argument("--p-full", type=float, default=0.4, help="share of batches in full mode")
-    parser.add_argument("--bf16", action="store_true",
-                        help="bfloat16 autocast, GPUs only: torch's CPU LSTM has no bf16 kernel "
-                             "(autocast fails; bf16 weights ran 22x slower here)")
-    parser.add_argument("--workers", type=int, default=1, help="data loader processes")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    parser.add_argument("--log-minutes", type=float, default=2.0, help="write a log row this often")
-    parser.add_argument("--checkpoint-minutes", type=float, default=5.0, help="save a checkpoint this often")
-    parser.add_argument("--eval-minutes", type=float, default=15.0, help="score --dev this often")
-    parser.add_argument("--eval-limit", type=int, default=0, help="score only the first N dev utterances")
-    parser.add_argument("--seed", type=int, default=1, help="random seed")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
-                        help="cpu, cuda or cuda:N")
-    args = parser.parse_args(argv)
-    if args.bf16 and not args.device.startswith("cuda"):
-        parser.error("--bf16 needs --device cuda: torch's CPU LSTM has no bf16 kernel")
-    return args
+    for option in fields(TrainConfig):
+        settings = dict(option.metadata)
+        if "action" not in settings:
+            settings.setdefault("type", type(option.default) if option.default is not None else str)
+        if option.default not in (None, ()) and settings.get("action") != "store_true":
+            settings["default"] = option.default
+        parser.add_argument(f"--{option.name.replace('_', '-')}", **settings)
+    return parser
 
 
-def train_config(args: argparse.Namespace) -> dict:
-    """Every training option as JSON values: stored in the bundles the run writes (``Bundle.train``)."""
-    return {key: str(value) if isinstance(value, Path) else value for key, value in sorted(vars(args).items())}
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    """The TrainConfig of a command line."""
+    options = parser()
+    args = options.parse_args(argv)
+    try:
+        return TrainConfig(**vars(args))
+    except ValueError as error:
+        options.error(str(error))
 
 
 def learning_rate(peak: float, warmup: int, step: int, progress: float) -> float:
@@ -225,7 +256,7 @@ class Trainer:
     LOG_COLUMNS = ("step", "epoch", "minutes", "audio_hours_seen", "loss", "phone_loss", "lr", "steps_per_s",
                    "audio_s_per_wall_s", "offline_wer", "offline_cer", "streaming_wer", "streaming_cer")
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: TrainConfig) -> None:
         self.args = args
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
@@ -273,9 +304,9 @@ class Trainer:
         if args.dev and self.rank == 0:
             dev_rows = read_manifest(args.dev)[: args.eval_limit or None]
             self.dev = FeatureDataset(dev_rows, load_audio_cache(dev_rows, max(1, args.workers)), self.frontend)
-        self.train_config = train_config(args)
+        self.train_config = args.to_dict()
         self.info = {"train_hours": round(sum(u.duration for u in self.utterances) / 3600, 3),
-                     "manifests": args.train, "phone_weight": args.phone_weight if args.lexicon else 0.0}
+                     "manifests": list(args.train), "phone_weight": args.phone_weight if args.lexicon else 0.0}
         self.log_path = args.out / "train_log.tsv"
         if self.rank == 0 and not self.log_path.exists():
             self.log_path.write_text("\t".join(self.LOG_COLUMNS) + "\n")
