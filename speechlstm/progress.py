@@ -1,4 +1,4 @@
-"""Progress of a batch (transcribe, eval) on stderr: files and audio time done, with an ETA.
+"""Progress of a batch (transcribe, eval) on stderr: files and audio done, real-time factor, ETA.
 
 A tqdm bar, drawn only when stderr is a terminal. Messages and results go through
 :class:`BatchProgress` so that the bar is cleared before each of them is written and
@@ -18,10 +18,13 @@ class BatchProgress:
 
     def __init__(self, durations: Sequence[float | None], label: str = "") -> None:
         self.label, self.total_files, self.files = label, len(durations), 0
-        self._bar = tqdm(total=sum(d or 0.0 for d in durations), desc=f"{label}0/{len(durations)} files",
-                         unit="s audio", file=sys.stderr, leave=False,
-                         dynamic_ncols=True, disable=not sys.stderr.isatty(),
-                         bar_format="{desc} {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s audio "
+        total = sum(d or 0.0 for d in durations)
+        # An archive's audio reads in hours; a few clips' in seconds.
+        scale, amount = ((1 / 3600, "{n:.2f}/{total:.2f} h audio") if total >= 3600
+                         else (1, "{n:.0f}/{total:.0f} s audio"))
+        self._bar = tqdm(total=total, desc=f"{label}0/{len(durations)} files", unit="s audio", unit_scale=scale,
+                         file=sys.stderr, leave=False, dynamic_ncols=True, disable=not sys.stderr.isatty(),
+                         bar_format="{desc} {percentage:3.0f}%|{bar}| " + amount + "{postfix} "
                                     "[{elapsed}<{remaining}]")
 
     @property
@@ -37,6 +40,10 @@ class BatchProgress:
         if not known:
             self._bar.total += seconds
         self._show_files()
+        if self.enabled and self._bar.n + seconds > 0:
+            # Wall time over audio time, all workers together: what the batch costs per second of audio.
+            rtf = self._bar.format_dict["elapsed"] / (self._bar.n + seconds)
+            self._bar.set_postfix_str(f"RTF {rtf:.3f}", refresh=False)
         self._bar.update(seconds)
 
     def write(self, text: str, stream: TextIO) -> None:

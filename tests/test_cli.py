@@ -289,7 +289,7 @@ def test_progress_bar_on_a_terminal_only(tiny_bundle):
     argv = [sys.executable, "-m", "speechlstm", "transcribe", "--model", str(tiny_bundle), "--decoder", "greedy",
             "--format", "tsv", *files]
     screen = _on_a_terminal(argv)
-    assert re.search(r"\r1/3 files +\d+%\|.*\| \d+/\d+ s audio \[", screen), screen
+    assert re.search(r"\r1/3 files +\d+%\|.*\| \d+/\d+ s audio, RTF \d+\.\d{3} \[", screen), screen
     # Each result starts on a line the bar was cleared from, and the bar is gone at the end.
     results = [line for line in screen.split("\r\n") if "\t" in line]
     assert [re.sub(r"^.*\r", "", line).split("\t")[0] for line in results] == files

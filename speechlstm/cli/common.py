@@ -67,9 +67,18 @@ def recognizer_from_args(args: argparse.Namespace, **fixed):
     """Load the Recognizer that the model and decoding options ask for."""
     from ..recognizer import Recognizer
 
+    config = recognizer_config(args, **fixed)
+    try:
+        return Recognizer.from_config(config)
+    except HotwordError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
+
+
+def recognizer_config(args: argparse.Namespace, **fixed) -> RecognizerConfig:
+    """The RecognizerConfig that the model and decoding options ask for (what worker processes load)."""
     try:
         config = RecognizerConfig(model=args.model, threads=max(0, args.threads), backend=args.backend)
-        return Recognizer.from_config(config.with_options(**decoder_options(args), **fixed))
+        return config.with_options(**decoder_options(args), **fixed)
     except HotwordError as error:
         raise CliError(str(error), EXIT_USAGE) from None
 

@@ -44,10 +44,10 @@ def read_manifest(path: str | Path, columns: tuple[str, ...] = ("path", "duratio
             duration = float(row.get("duration") or 0.0)
         except ValueError:
             raise ManifestError(f"{path}:{line}: duration {row['duration']!r} is not a number") from None
-        if row["path"] is None or row["text"] is None:
+        if any(row[column] is None for column in ("path", *columns)):
             raise ManifestError(f"{path}:{line}: fewer fields than the header has")
-        utterances.append(Utterance(path.parent / row["path"], duration, row["text"], row.get("speaker") or "",
-                                    row.get("source") or ""))
+        utterances.append(Utterance(path.parent / row["path"], duration, row.get("text") or "",
+                                    row.get("speaker") or "", row.get("source") or ""))
     return utterances
 
 
