@@ -8,13 +8,14 @@ e.g. blocks of a file or of a network stream.
 """
 import signal
 
-from speechlstm import Recognizer
-from speechlstm.live import EndpointConfig, MicrophoneSource, transcribe_live
+from speechlstm import EndpointConfig, Recognizer, RecognizerConfig
+from speechlstm.live import MicrophoneSource, transcribe_live
 
-recognizer = Recognizer.from_bundle(mode="streaming", threads=1)
-microphone = MicrophoneSource()                       # device index or name; None: the default
+# the endpoint rules are the recognizer's: recognizer.is_endpoint(stream) applies them
+recognizer = Recognizer.from_config(RecognizerConfig(threads=1, endpoint=EndpointConfig(trailing_silence=0.8)))
+microphone = MicrophoneSource(sample_rate=recognizer.sample_rate)   # device index or name; None: the default
 signal.signal(signal.SIGINT, lambda *_: microphone.close())
-for event in transcribe_live(recognizer, microphone, EndpointConfig(trailing_silence=0.8)):
+for event in transcribe_live(recognizer, microphone):
     if event.kind == "partial":
         print(f"\r{event.text}", end="", flush=True)
     else:

@@ -14,10 +14,14 @@ parser.add_argument("audio", help="audio file (anything libsndfile reads)")
 args = parser.parse_args()
 
 recognizer = Recognizer.from_bundle()
-stream = recognizer.create_stream()
+stream = recognizer.create_stream()                    # the stream holds state; the recognizer decodes
 with sf.SoundFile(args.audio) as audio:
     for block in audio.blocks(blocksize=audio.samplerate // 10, dtype="float32"):
         stream.accept_waveform(audio.samplerate, block)
-        stream.decode()
-        print(f"\rpartial: {stream.result.text}", end="", flush=True)
-print(f"\nfinal:   {stream.finalize().text}")
+        while recognizer.is_ready(stream):
+            recognizer.decode_stream(stream)
+        print(f"\rpartial: {recognizer.get_result(stream).text}", end="", flush=True)
+stream.input_finished()
+while recognizer.is_ready(stream):
+    recognizer.decode_stream(stream)
+print(f"\nfinal:   {recognizer.get_result(stream).text}")

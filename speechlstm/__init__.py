@@ -1,10 +1,13 @@
 """speechlstm: small streaming speech-to-text with a latency-controlled BiLSTM and CTC."""
-from .audio import AudioError
 from .bundle import Bundle, BundleError, load_bundle
-from .decoding import Result, Word
-from .recognizer import Recognizer, RecognizerConfig, Transcript
-from .streaming import Stream, StreamError
+from .config import DecodingConfig, EndpointConfig, FrontendConfig, ModelConfig, StreamingConfig
+from .io.audio import AudioError
+from .recognizer import Recognizer, RecognizerConfig
+from .results import LiveEvent, Result, Transcript, Word
+from .stream import Stream, StreamError
 
 __version__ = "0.1.0"
-__all__ = ["AudioError", "Bundle", "BundleError", "Recognizer", "RecognizerConfig", "Result", "Stream",
-           "StreamError", "Transcript", "Word", "load_bundle", "__version__"]
+"""The one place the version is written (pyproject.toml reads it from here)."""
+__all__ = ["AudioError", "Bundle", "BundleError", "DecodingConfig", "EndpointConfig", "FrontendConfig", "LiveEvent",
+           "ModelConfig", "Recognizer", "RecognizerConfig", "Result", "Stream", "StreamError", "StreamingConfig",
+           "Transcript", "Word", "load_bundle", "__version__"]

@@ -17,7 +17,6 @@ files in one process lacks:
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
@@ -28,9 +27,10 @@ from multiprocessing import connection, get_context
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from .audio import STDIN, AudioError
-from .formats import to_json_line
-from .recognizer import Interrupted, Recognizer, RecognizerConfig, Transcript
+from .io.audio import STDIN, AudioError
+from .io.formats import to_json_line
+from .recognizer import Interrupted, Recognizer, RecognizerConfig
+from .results import Transcript
 
 AUDIO_EXTENSIONS = frozenset({
     ".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".mp4", ".m4v", ".webm",
@@ -40,43 +40,6 @@ AUDIO_EXTENSIONS = frozenset({
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 """Set for worker processes so that numpy's BLAS (the frontend's mel matrix) does not start one
 thread per core in every worker: N workers on N cores would otherwise fight over them."""
-
-
-def add_batch_options(parser: argparse.ArgumentParser) -> None:
-    """The options of ``speechlstm transcribe`` for archives: workers, input lists, resuming, Ray."""
-    group = parser.add_argument_group("batch", "many files: all cores, input lists, interruption, a cluster")
-    group.add_argument("--jobs", type=_jobs, default=None, metavar="N",
-                       help="worker processes, each loading the model once and running it on --threads "
-                            "threads (default 1): N files are transcribed at a time, with the same text as "
-                            "--jobs 1 and results in input order; 0: one per core (with --ray: the actor "
-                            "pool size, default one per CPU of the cluster)")
-    group.add_argument("--manifest", type=Path, action="append", default=[], metavar="LIST",
-                       help="read the inputs from LIST (repeatable), after any FILEs: a TSV manifest with a "
-                            "path column (speechlstm eval's and training's; a duration column feeds the "
-                            "progress bar) or a plain list, one path a line; relative paths are relative to LIST")
-    group.add_argument("--recursive", action="store_true",
-                       help="a folder among the FILEs stands for every audio file under it (by extension: "
-                            ".wav .flac .mp3 .ogg .opus .m4a ...), in sorted order")
-    group.add_argument("--resume", action="store_true",
-                       help="with -o FILE: append one JSON line per file as it finishes (flushed whole; a "
-                            "failed file as {path, error}) and skip the files FILE already holds a text for, "
-                            "so a killed or failed run continues where it stopped; lines come in the order "
-                            "files finish, and the last line of a path counts")
-    group.add_argument("--ray", metavar="ADDRESS",
-                       help="run on a Ray cluster with Ray Data (pip install 'speechlstm[ray]'): 'auto' joins "
-                            "the cluster this machine belongs to (ray start), 'local' starts one here, or a "
-                            "head address; an actor pool of recognizers (the model loaded once per actor) "
-                            "writes JSONL (or --format parquet) shards, merged into -o in input order")
-    group.add_argument("--shards-dir", type=Path, metavar="DIR",
-                       help="with --ray: where the workers write their shards (default: OUTPUT.shards/ beside "
-                            "-o); on a cluster, storage every node sees at the same path")
-
-
-def _jobs(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 (one per core) or more, got {text}")
-    return value
 
 
 class BatchError(ValueError):
@@ -97,7 +60,7 @@ def read_path_list(path: Path) -> list[Input]:
     ``duration`` column is used when present), or a plain list with one path a line (relative
     paths are relative to the list's folder too, so a list works from any current directory;
     blank lines and lines starting with ``#`` are skipped)."""
-    from .data import ManifestError, read_manifest
+    from .io.manifest import ManifestError, read_manifest
 
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as handle:

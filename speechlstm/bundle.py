@@ -2,7 +2,13 @@
 statistics, vocabulary and metadata. Loading it never executes code (no pickle).
 
 Like a torchaudio pipeline bundle, a :class:`Bundle` knows its sample rate, frame shift,
-chunk and right context, and hands out the matching frontend, model and decoder.
+chunk and right context, and hands out the matching frontend and decoder. Its configs are
+typed (:mod:`speechlstm.config`); the torch model is built from it in :mod:`speechlstm.nn.model`.
+
+Header versions: 2 (written now) stores the complete model config and, for trained models, the
+training config (``train``); 1 (bundles and ONNX files written before) lacked ``train`` and, in
+the oldest files, ``phone_vocab_size``. Both load; :func:`upgrade_header` turns a version-1
+header into a version-2 one.
 """
 from __future__ import annotations
 
@@ -11,21 +17,21 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .decoding import GreedyDecoder
-from .formats import atomic_path
-from .frontend import FrontendConfig, LogMel, StreamingLogMel
+from .config import FrontendConfig, ModelConfig
+from .decode.greedy import GreedyDecoder
+from .frontend import LogMel, StreamingLogMel
+from .io.atomic import atomic_path
 from .text import VOCABULARY
 
-if TYPE_CHECKING:
-    from .model import AcousticModel, ModelConfig
-
 FORMAT = "speechlstm-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 HEADER_KEYS = ("format", "version", "frontend", "model", "vocabulary", "info")
+"""The keys every header has (version 2 adds the optional ``train``)."""
 
 
 def _models_dir() -> Path:
@@ -40,6 +46,20 @@ def _models_dir() -> Path:
 MODELS_DIR = _models_dir()
 """Where the shipped model and LM live."""
 DEFAULT_BUNDLE = MODELS_DIR / "speechlstm-en.safetensors"
+LM_FILE = "lm.arpa.gz"
+DEFAULT_LM = MODELS_DIR / LM_FILE
+"""The shipped language model."""
+
+
+def default_lm(model: str | Path | None) -> Path:
+    """The LM a model comes with: ``lm.arpa.gz`` in the model's folder (or in ``model`` itself
+    when it names a folder), else the shipped LM."""
+    if model is not None:
+        path = Path(model)
+        beside = (path if path.is_dir() else path.parent) / LM_FILE
+        if beside.is_file():
+            return beside
+    return DEFAULT_LM
 
 
 class BundleError(ValueError):
@@ -61,16 +81,18 @@ class Bundle:
     """Everything needed to turn 16 kHz audio into text with one trained model."""
 
     frontend: FrontendConfig
-    model: dict
+    model: ModelConfig
     vocabulary: tuple[str, ...]
     tensors: dict[str, np.ndarray] = field(repr=False)
     info: dict = field(default_factory=dict)
     source: str = field(default="", compare=False)
     """The file it was read from, for error messages."""
+    train: dict = field(default_factory=dict)
+    """The training config (:class:`speechlstm.nn.train.TrainConfig` as a dict); empty when not recorded."""
 
     def header(self) -> dict:
         """The JSON header (everything but the weights), as stored in every model file format."""
-        return make_header(self.frontend, self.model, self.vocabulary, self.info)
+        return make_header(self.frontend, self.model, self.vocabulary, self.info, self.train)
 
     @property
     def sample_rate(self) -> int:
@@ -79,15 +101,15 @@ class Bundle:
     @property
     def frame_shift(self) -> float:
         """Seconds per model output step (hop times frame stacking)."""
-        return self.frontend.hop_length * self.model["stack"] / self.frontend.sample_rate
+        return self.frontend.hop_length * self.model.stack / self.frontend.sample_rate
 
     @property
     def chunk_seconds(self) -> float:
-        return self.model["chunk"] * self.frame_shift
+        return self.model.chunk * self.frame_shift
 
     @property
     def right_context_seconds(self) -> float:
-        return self.model["right"] * self.frame_shift
+        return self.model.right * self.frame_shift
 
     def feature_extractor(self) -> LogMel:
         return LogMel(self.frontend)
@@ -98,47 +120,26 @@ class Bundle:
     def decoder(self) -> GreedyDecoder:
         return GreedyDecoder(self.frame_shift, self.vocabulary)
 
-    def model_config(self) -> "ModelConfig":
-        from .model import ModelConfig
-        return ModelConfig.from_dict(self.model)
 
-    def acoustic_model(self) -> "AcousticModel":
-        """A float32 torch model in eval mode (imports torch only when called)."""
-        import torch
-
-        from .model import AcousticModel
-        try:
-            model = AcousticModel(self.model_config())
-        except TypeError as error:
-            raise BundleError(f"{self.source}: model settings do not fit this speechlstm ({error})") from None
-        state = {name: torch.from_numpy(array.astype(np.float32)) for name, array in self.tensors.items()}
-        try:
-            model.load_state_dict(state)
-        except RuntimeError as error:
-            raise BundleError(f"{self.source}: weights do not fit the model config: "
-                              f"{str(error).splitlines()[0]}") from None
-        return model.eval()
+def make_header(frontend: FrontendConfig, model: ModelConfig, vocabulary: Sequence[str], info: Mapping,
+                train: Mapping | None = None) -> dict:
+    """The bundle header; its top-level keys are :data:`HEADER_KEYS` plus ``train``."""
+    return {"format": FORMAT, "version": FORMAT_VERSION, "frontend": frontend.to_dict(), "model": model.to_dict(),
+            "vocabulary": list(vocabulary), "info": dict(info), "train": dict(train or {})}
 
 
-def make_header(frontend: FrontendConfig, model: dict, vocabulary: Sequence[str], info: dict) -> dict:
-    """The bundle header; its top-level keys are :data:`HEADER_KEYS`."""
-    return {"format": FORMAT, "version": FORMAT_VERSION, "frontend": frontend.to_dict(), "model": dict(model),
-            "vocabulary": list(vocabulary), "info": dict(info)}
-
-
-def save_bundle(path: str | Path, model: "AcousticModel", frontend: FrontendConfig,
-                info: dict | None = None, dtype: Any = np.float16) -> Path:
-    """Write ``model`` and its configs to ``path`` atomically (weights stored as ``dtype``)."""
+def write_bundle(path: str | Path, tensors: Mapping[str, np.ndarray], frontend: FrontendConfig, model: ModelConfig,
+                 info: Mapping | None = None, train: Mapping | None = None, dtype: Any = np.float16) -> Path:
+    """Write weights (numpy arrays, stored as ``dtype``; the normalization statistics stay float32)
+    and configs to ``path`` atomically. :func:`speechlstm.nn.model.save_bundle` writes a torch model."""
     from safetensors.numpy import save_file
 
     path = Path(path)
-    tensors = {name: value.detach().cpu().numpy().astype(dtype)
-               for name, value in model.state_dict().items()}
-    tensors["feat_mean"] = tensors["feat_mean"].astype(np.float32)
-    tensors["feat_std"] = tensors["feat_std"].astype(np.float32)
-    header = make_header(frontend, model.config.to_dict(), VOCABULARY, info or {})
+    arrays = {name: np.asarray(value).astype(np.float32 if name.startswith("feat_") else dtype)
+              for name, value in tensors.items()}
+    header = make_header(frontend, model, VOCABULARY, info or {}, train)
     with atomic_path(path) as temporary:
-        save_file(tensors, str(temporary), metadata={"speechlstm": json.dumps(header)})
+        save_file(arrays, str(temporary), metadata={"speechlstm": json.dumps(header)})
     return path
 
 
@@ -186,44 +187,63 @@ def bundle_from_header(header: dict, tensors: dict[str, np.ndarray], path: str |
     try:
         if header.get("format") != FORMAT:
             raise BundleError(f"{path}: unknown format {header.get('format')!r}")
-        if header.get("version") != FORMAT_VERSION:
+        if header.get("version") not in READABLE_VERSIONS:
             raise BundleError(f"{path}: bundle version {header.get('version')} is not supported "
-                              f"(this speechlstm reads version {FORMAT_VERSION})")
-        bundle = Bundle(FrontendConfig.from_dict(header["frontend"]), dict(header["model"]),
-                        tuple(header["vocabulary"]), tensors, header.get("info", {}), str(path))
-    except (KeyError, TypeError, AttributeError) as error:
+                              f"(this speechlstm reads versions {', '.join(map(str, READABLE_VERSIONS))})")
+        header = upgrade_header(header)
+        frontend, model = _section(FrontendConfig, header["frontend"]), _section(ModelConfig, header["model"])
+        bundle = Bundle(frontend, model, tuple(header["vocabulary"]), tensors, header.get("info", {}), str(path),
+                        dict(header.get("train") or {}))
+    except (KeyError, AttributeError) as error:
         raise BundleError(f"{path}: malformed bundle header ({error})") from None
+    except TypeError as error:
+        raise BundleError(f"{path}: model settings do not fit this speechlstm ({error})") from None
+    except ValueError as error:
+        raise BundleError(f"{path}: {error}") from None
     _validate(bundle, Path(path), weights)
     return bundle
 
 
-_SIZES = {"frontend": ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels"),
-          "model": ("stack", "hidden", "layers", "vocab_size", "chunk")}
+def upgrade_header(header: Mapping) -> dict:
+    """A version-1 header as version 2: the phone head's size (0, for the oldest files) and an
+    empty training config are filled in. Version-2 headers come back as they are."""
+    header = dict(header)
+    if header.get("version") == 1:
+        header["model"] = {"phone_vocab_size": 0, **header["model"]}
+        header.setdefault("train", {})
+        header["version"] = 2
+    return header
+
+
+_REQUIRED = {FrontendConfig: ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels"),
+             ModelConfig: ("stack", "hidden", "layers", "vocab_size", "chunk", "right")}
+
+
+def _section(cls: type, values: Mapping) -> Any:
+    """A config from a header section; the sizes must be stored, not defaulted."""
+    kind = "frontend" if cls is FrontendConfig else "model"
+    for key in _REQUIRED[cls]:
+        if key not in values:
+            what = "non-negative" if key == "right" else "positive"
+            raise ValueError(f"{kind} setting {key!r} must be a {what} integer, got None")
+    return cls.from_dict(values)
 
 
 def _validate(bundle: Bundle, path: Path, weights: bool) -> None:
     """Check settings and shapes against each other so a bad file fails here, not mid-stream."""
     model = bundle.model
-    for section, values in (("frontend", bundle.frontend.to_dict()), ("model", model)):
-        for key in _SIZES[section]:
-            value = values.get(key)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise BundleError(f"{path}: {section} setting {key!r} must be a positive integer, got {value!r}")
-    right = model.get("right")
-    if not isinstance(right, int) or isinstance(right, bool) or right < 0:
-        raise BundleError(f"{path}: model setting 'right' must be a non-negative integer, got {right!r}")
     vocabulary = bundle.vocabulary
-    if (model["vocab_size"] != len(vocabulary) or vocabulary[0] != "<blk>" or " " not in vocabulary
+    if (model.vocab_size != len(vocabulary) or vocabulary[0] != "<blk>" or " " not in vocabulary
             or not all(isinstance(token, str) for token in vocabulary)):
         raise BundleError(f"{path}: vocabulary ({len(vocabulary)} tokens) must start with '<blk>', contain "
-                          f"a space and match the model's output size ({model['vocab_size']})")
+                          f"a space and match the model's output size ({model.vocab_size})")
     if not weights:
         return
     expected = {
         "feat_mean": (bundle.frontend.n_mels,),
         "feat_std": (bundle.frontend.n_mels,),
-        "head.weight": (len(bundle.vocabulary), 2 * model["hidden"]),
-        "forward_lstms.0.weight_ih_l0": (4 * model["hidden"], bundle.frontend.n_mels * model["stack"]),
+        "head.weight": (len(bundle.vocabulary), 2 * model.hidden),
+        "forward_lstms.0.weight_ih_l0": (4 * model.hidden, bundle.frontend.n_mels * model.stack),
     }
     for name, shape in expected.items():
         if name not in bundle.tensors:
@@ -248,8 +268,8 @@ def model_card(path: str | Path | None = None) -> dict[str, str]:
                                               else "not recorded"),
         "vocabulary": f"{len(bundle.vocabulary)} CTC symbols: "
                       + " ".join(repr(t) if t.strip() in ("", "'") else t for t in bundle.vocabulary),
-        "architecture": f"{model['layers']} BiLSTM layers x {model['hidden']} units per direction, "
-                        f"{model['stack']} frames stacked into {1000 * bundle.frame_shift:.0f} ms steps",
+        "architecture": f"{model.layers} BiLSTM layers x {model.hidden} units per direction, "
+                        f"{model.stack} frames stacked into {1000 * bundle.frame_shift:.0f} ms steps",
         "parameters": f"{sum(int(np.prod(t.shape)) for t in weights) / 1e6:.2f} M "
                       f"({weights[0].dtype if weights else 'no'} weights)",
         "file size": f"{source.stat().st_size / 1e6:.1f} MB",

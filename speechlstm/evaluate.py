@@ -11,10 +11,10 @@ import os
 import time
 from pathlib import Path
 
-from .audio import AudioError
-from .data import Utterance, read_manifest
 from .error_stats import errs_text, recogs_text
-from .formats import atomic_write
+from .io.atomic import atomic_write
+from .io.audio import AudioError
+from .io.manifest import Utterance, read_manifest
 from .progress import BatchProgress
 from .recognizer import Recognizer
 from .scoring import score
@@ -37,7 +37,6 @@ def evaluate_manifest(recognizer: Recognizer, manifest: str | Path, modes: tuple
     failed: set[int] = set()
     figures = {}
     for mode in modes:
-        runner = recognizer.with_options(mode=mode)
         kept, hypotheses, compute, audio = [], [], 0.0, 0.0
         with BatchProgress([row.duration or None for row in rows], label=f"{mode} ") as progress:
             for index, row in enumerate(rows):
@@ -46,7 +45,7 @@ def evaluate_manifest(recognizer: Recognizer, manifest: str | Path, modes: tuple
                     continue
                 start = time.perf_counter()
                 try:
-                    transcript = runner.transcribe_file(row.path)
+                    transcript = recognizer.transcribe_file(row.path, mode=mode)
                 except AudioError as error:
                     failed.add(index)
                     progress.message(f"speechlstm: error: {error} (skipped)")

@@ -5,30 +5,9 @@ extractor can emit a frame as soon as its last sample arrives and matches the ba
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import numpy as np
 
-
-@dataclass(frozen=True)
-class FrontendConfig:
-    """Everything that fixes the features a model was trained on."""
-
-    sample_rate: int = 16000
-    n_fft: int = 512
-    win_length: int = 400
-    hop_length: int = 160
-    n_mels: int = 80
-    f_min: float = 20.0
-    f_max: float = 7600.0
-    log_floor: float = 1e-6
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "FrontendConfig":
-        return cls(**data)
+from .config import FrontendConfig
 
 
 def _hz_to_mel(hz: np.ndarray) -> np.ndarray:

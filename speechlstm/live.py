@@ -4,9 +4,9 @@ The recognition loop (:class:`LiveSession`) takes any iterable of ``(sample_rate
 pairs, so the same code runs on a microphone (:class:`MicrophoneSource`), a file, a network
 feed or a test's synthetic blocks. Endpointing follows sherpa-onnx's rules: an utterance
 ends after a trailing silence that follows speech, after a longer silence when nothing was
-said, or when it reaches a maximum length. At an endpoint the stream is finalized, a
-``final`` event is emitted with times relative to the session start, and a new stream
-begins; the LSTM state therefore never grows stale over hours of audio.
+said, or when it reaches a maximum length (:meth:`Recognizer.is_endpoint`). At an endpoint the
+stream's tail is decoded, a ``final`` event is emitted with times relative to the session
+start, and the stream is reset; the LSTM state therefore never grows stale over hours of audio.
 
 The microphone callback only copies blocks onto a queue: decoding runs in the consumer, so
 a slow decode shows up as queue growth (and, past PortAudio's buffer, as an overflow
@@ -17,79 +17,27 @@ from __future__ import annotations
 import math
 import queue
 import threading
-from time import monotonic
 from dataclasses import dataclass, field, replace
+from time import monotonic
 from typing import Any, Callable, Iterable, Iterator, Literal
 
 import numpy as np
 
-from .audio import to_mono_float
-from .decoding import Result, Word
+from .config import EndpointConfig
+from .io.audio import to_mono_float
 from .recognizer import Recognizer
-from .streaming import Stream
+from .results import LiveEvent, Result
+from .stream import Stream
 
-
-@dataclass(frozen=True)
-class EndpointConfig:
-    """When an utterance ends (seconds; ``silence_dbfs`` is the RMS level counted as silence).
-
-    An utterance ends after ``trailing_silence`` once something was recognized, after
-    ``trailing_silence_no_speech`` if nothing was (the stream restarts without an event), and
-    at ``max_utterance`` in any case. Trailing silence is the longer of two measures: decoded
-    audio after the last emitted character (works in steady noise), and audio below
-    ``silence_dbfs`` in 10 ms frames (works when a model emits characters on noise).
-    """
-
-    trailing_silence: float = 0.8
-    trailing_silence_no_speech: float = 2.4
-    max_utterance: float = 20.0
-    silence_dbfs: float = -50.0
-
-    def __post_init__(self) -> None:
-        for name in ("trailing_silence", "trailing_silence_no_speech", "max_utterance"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-
-
-@dataclass(frozen=True)
-class LiveEvent:
-    """A ``partial`` (text so far, may still change) or ``final`` (utterance done) result.
-
-    ``start``/``end`` span the words and, like the word times, count seconds of audio from
-    the start of the session.
-    """
-
-    kind: Literal["partial", "final"]
-    text: str
-    start: float
-    end: float
-    words: tuple[Word, ...] = ()
-
-    def to_dict(self) -> dict:
-        """The JSON form: text, start, end, words (as :meth:`Result.to_dict`)."""
-        words = Result(self.text, self.words).to_dict()["words"]
-        return {"text": self.text, "start": round(self.start, 3), "end": round(self.end, 3), "words": words}
-
-
-def decoded_seconds(stream: Stream) -> float:
-    """Audio time up to which the stream's model output has reached the decoder.
-
-    It lags the audio received by the right context plus the unfinished chunk; endpointing
-    must compare word end times with this, not with the audio received.
-    """
-    config = stream.frontend
-    received = stream.samples_received
-    frames = 0 if received < config.win_length else 1 + (received - config.win_length) // config.hop_length
-    return (frames - len(stream.pending)) * config.hop_length / config.sample_rate
+__all__ = ["DeviceError", "EndpointConfig", "LiveEvent", "LiveSession", "MicrophoneSource", "device_table",
+           "input_devices", "transcribe_live"]
 
 
 @dataclass
 class _Utterance:
-    """The stream of the current utterance and what endpointing tracks about it."""
+    """The current utterance: where it starts in the session and the partial text shown."""
 
-    stream: Stream
     offset: float
-    last_loud: float = 0.0
     partial: str = ""
 
 
@@ -97,36 +45,44 @@ class _Utterance:
 class LiveSession:
     """All state of one live transcription session; iterate :meth:`events` once per session.
 
-    Per-utterance state lives in ``utterance``; ``seconds`` counts the audio consumed at the
-    source's own rate, so event times stay exact across resampling and stream restarts.
+    One stream serves the whole session: at each endpoint the recognizer finishes it and
+    resets it (:meth:`Recognizer.is_endpoint`, :meth:`Recognizer.reset`). ``seconds`` counts the
+    audio consumed at the source's own rate, so event times stay exact across resampling and
+    utterances. ``endpoint`` (default: the recognizer's) sets when an utterance ends.
     """
 
     recognizer: Recognizer
-    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
+    endpoint: EndpointConfig | None = None
     seconds: float = field(default=0.0, init=False)
     utterance: _Utterance | None = field(default=None, init=False)
+    stream: Stream | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        if self.endpoint is not None and self.endpoint != self.recognizer.config.endpoint:
+            self.recognizer = self.recognizer.with_options(endpoint=self.endpoint)
+        self.endpoint = self.recognizer.config.endpoint
 
     def events(self, source: Iterable[tuple[int, np.ndarray]]) -> Iterator[LiveEvent]:
         """Feed ``source`` block by block; yield partials as the text changes and finals at endpoints.
 
         When the source ends, the last utterance is flushed as a final.
         """
-        threshold = 10.0 ** (self.endpoint.silence_dbfs / 20.0)
+        recognizer = self.recognizer
         for sample_rate, block in source:
             utterance = self.utterance or self._start()
+            stream = self.stream
             samples = to_mono_float(block)
-            loud = _last_loud_sample(samples, sample_rate, threshold)
-            if loud is not None:
-                utterance.last_loud = self.seconds - utterance.offset + loud / sample_rate
-            utterance.stream.accept_waveform(sample_rate, samples)
-            utterance.stream.decode()
+            stream.accept_waveform(sample_rate, samples)
+            while recognizer.is_ready(stream):
+                recognizer.decode_stream(stream)
             self.seconds += len(samples) / sample_rate
-            result = utterance.stream.result
-            if self._endpoint(utterance, result):
+            if recognizer.is_endpoint(stream):
                 final = self._finish()
                 if final is not None:
                     yield final
-            elif result.text != utterance.partial:
+                continue
+            result = recognizer.get_result(stream)
+            if result.text != utterance.partial:
                 utterance.partial = result.text
                 yield self._event("partial", result, utterance.offset)
         final = self._finish()
@@ -134,25 +90,18 @@ class LiveSession:
             yield final
 
     def _start(self) -> _Utterance:
-        self.utterance = _Utterance(self.recognizer.create_stream(), self.seconds)
+        if self.stream is None:
+            self.stream = self.recognizer.create_stream()
+        self.utterance = _Utterance(self.seconds)
         return self.utterance
 
-    def _endpoint(self, utterance: _Utterance, result: Result) -> bool:
-        rules = self.endpoint
-        length = self.seconds - utterance.offset
-        if length >= rules.max_utterance:
-            return True
-        decoded = decoded_seconds(utterance.stream)
-        last_char = result.words[-1].end if result.words else 0.0
-        silence = max(decoded - last_char, length - utterance.last_loud)
-        return silence >= (rules.trailing_silence if result.text else rules.trailing_silence_no_speech)
-
     def _finish(self) -> LiveEvent | None:
-        """Finalize the current utterance; its final event, unless nothing was said."""
+        """Finish the current utterance and reset the stream; its final event, unless nothing was said."""
         utterance, self.utterance = self.utterance, None
         if utterance is None:
             return None
-        result = utterance.stream.finalize()
+        result = self.recognizer.finish(self.stream)
+        self.recognizer.reset(self.stream)
         return self._event("final", result, utterance.offset) if result.text else None
 
     @staticmethod
@@ -162,22 +111,10 @@ class LiveSession:
         return LiveEvent(kind, result.text, start, end, words)
 
 
-def _last_loud_sample(samples: np.ndarray, sample_rate: int, threshold: float) -> int | None:
-    """End (exclusive sample index) of the last 10 ms frame whose RMS reaches ``threshold``."""
-    size = max(1, sample_rate // 100)
-    count = math.ceil(len(samples) / size)
-    if count == 0:
-        return None
-    padded = np.zeros(count * size, dtype=np.float32)
-    padded[:len(samples)] = samples
-    loud = np.flatnonzero(np.sqrt(np.mean(padded.reshape(count, size) ** 2, axis=1)) >= threshold)
-    return None if len(loud) == 0 else min(len(samples), int(loud[-1] + 1) * size)
-
-
 def transcribe_live(recognizer: Recognizer, source: Iterable[tuple[int, np.ndarray]],
                     endpoint: EndpointConfig | None = None) -> Iterator[LiveEvent]:
     """Events for ``source`` in a fresh session (the embedding entry point)."""
-    return LiveSession(recognizer, endpoint or EndpointConfig()).events(source)
+    return LiveSession(recognizer, endpoint).events(source)
 
 
 STOP_GRACE_SECONDS = 2.0

@@ -161,7 +161,7 @@ def write_parquet(rows: list[dict], output: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from .formats import atomic_path
+    from .io.atomic import atomic_path
 
     with atomic_path(output) as temporary:
         pq.write_table(pa.Table.from_pylist(rows, schema=_schema()), temporary)

@@ -1,155 +1,84 @@
-"""The Python API: a :class:`Recognizer` built from a small config, mirroring the CLI.
+"""The engine: a :class:`Recognizer` runs the model and the decoders for any number of streams.
 
->>> from speechlstm import Recognizer
->>> recognizer = Recognizer.from_bundle()            # the shipped English model
->>> recognizer.transcribe_file("samples/goforward.wav").text
->>> stream = recognizer.create_stream()               # live audio, block by block
->>> stream.accept_waveform(16000, block); stream.decode(); stream.result.text
+The API has the shape sherpa-onnx users know::
+
+    recognizer = Recognizer.from_config(RecognizerConfig(...))   # or Recognizer.from_bundle(path, **options)
+    stream = recognizer.create_stream(hotwords=["Marianne"])     # per-stream hotwords
+    stream.accept_waveform(sample_rate, samples); stream.input_finished()
+    while recognizer.is_ready(stream): recognizer.decode_stream(stream)
+    recognizer.decode_streams([s1, s2, s3])                      # ready chunks of all, one backend call
+    recognizer.get_result(stream); recognizer.is_endpoint(stream); recognizer.reset(stream)
+    recognizer.transcribe_file(path, mode="streaming")           # mode per call
+
+A :class:`~speechlstm.Stream` holds state only; everything that computes is here.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .audio import AudioError, iter_blocks, resample, to_mono_float
-from .bundle import DEFAULT_BUNDLE, Bundle, BundleError, load_bundle, missing_model_hint
-from .decoding import Decoder, Result
-from .edge import BACKENDS, default_backend, load_onnx
+from .backends import BACKENDS, AcousticBackend, load_backend, resolve_backend
+from .bundle import Bundle
+from .config import MODES, DecodingConfig, EndpointConfig, StreamingConfig, field_names, hotword_boosts
+from .decode import Decoder, build_decoder
+from .io.audio import AudioError, iter_blocks, resample, to_mono_float
+from .results import Result, Transcript
 from .segments import SegmentedOffline
-from .streaming import AcousticBackend, Stream
+from .stream import Stream, StreamError
 
-MODES = ("offline", "streaming")
-DECODERS = ("greedy", "beam", "prefix", "lexicon")
-"""``beam`` is ``lexicon`` (flashlight-text's LexiconDecoder) when flashlight-text is installed and
-an LM is used, else ``prefix`` (our CTC prefix beam search)."""
-BEAM_DEFAULTS = {"prefix": (16, 0.8, 3.5), "lexicon": (50, 0.7, -1.0)}
-"""Beam size, LM weight and word bonus of each beam decoder, tuned on dev for the shipped model
-and LM with tools/compare_decoders.py (RESULTS.md)."""
-LM_FILE = "lm.arpa.gz"
-DEFAULT_LM = DEFAULT_BUNDLE.parent / LM_FILE
-"""The shipped language model."""
-
-
-def default_lm(model: str | Path | None) -> Path:
-    """The LM a model comes with: ``lm.arpa.gz`` in the model's folder (or in ``model`` itself
-    when it names a folder), else the shipped LM."""
-    if model is not None:
-        path = Path(model)
-        beside = (path if path.is_dir() else path.parent) / LM_FILE
-        if beside.is_file():
-            return beside
-    return DEFAULT_LM
+_DECODING, _STREAMING = field_names(DecodingConfig), field_names(StreamingConfig)
 
 
 @dataclass(frozen=True)
 class RecognizerConfig:
-    """How to recognize: which model, which mode, how many threads.
+    """How to recognize: which model and backend, how many threads, the default mode, and the
+    nested streaming, decoding and endpoint configs.
 
-    ``threads`` is the model's CPU threads: 1 by default, because the per-chunk matrices of a
-    batch-1 LSTM are too small to split (more threads were slower in README's measurements);
-    0 leaves the library's default (one per core).
+    ``model`` is a bundle, an ONNX file or a folder of exported graphs (default: the shipped
+    model). ``backend`` is ``torch``, ``onnx``, ``onnx-int8`` or ``auto`` (onnx-int8 when its
+    files lie next to the bundle and onnxruntime is installed, else torch). ``threads`` is the
+    model's CPU threads: 1 by default, because the per-chunk matrices of a batch-1 LSTM are too
+    small to split (more threads were slower in README's measurements); 0 leaves the library's
+    default (one per core). ``mode`` is the default of :meth:`Recognizer.transcribe_file`:
+    ``offline`` (the full BiLSTM over the file, in segments of at most 30 s cut at pauses when
+    it is longer than a minute: :mod:`speechlstm.segments`) or ``streaming`` (the chunked model
+    fed block by block, as a live source would).
 
-    ``mode`` is ``offline`` (full BiLSTM over the whole file, or over segments of at most 30 s
-    cut at pauses when it is longer than a minute: :mod:`speechlstm.segments`) or ``streaming`` (the chunked
-    model fed block by block, as a live source would); ``chunk_ms`` is the block size a
-    streaming file transcription feeds, which never changes the text. ``backend`` is
-    ``torch``, ``onnx``, ``onnx-int8`` (exported graphs, no torch needed) or ``auto``:
-    onnx-int8 when its files lie next to the bundle and onnxruntime is installed, else torch.
-    ``model`` may also name an ONNX file or a folder of exported graphs. ``lm`` is an ARPA
-    file, None for no LM, or ``auto``: the one beside the model, else the shipped one
-    (:func:`default_lm`). ``beam_size``, ``lm_weight`` and ``word_bonus`` left at None take
-    the tuned values of the beam decoder in use (:data:`BEAM_DEFAULTS`).
+    :meth:`with_options` takes the nested configs' fields by name too (``beam_size=8``,
+    ``chunk_ms=200``), as :meth:`Recognizer.from_bundle` does.
     """
 
     model: str | Path | None = None
-    mode: str = "offline"
-    chunk_ms: int = 100
-    threads: int = 1
     backend: str = "auto"
-    decoder: str = "beam"
-    beam_size: int | None = None
-    lm: str | Path | None = "auto"
-    lm_weight: float | None = None
-    word_bonus: float | None = None
-    hotwords: tuple[tuple[str, float], ...] = ()
-    """Phrases to boost: (phrase, boost) pairs, bare phrases (boost 8) or a {phrase: boost} dict."""
+    threads: int = 1
+    mode: str = "offline"
+    streaming: StreamingConfig = field(default_factory=StreamingConfig)
+    decoding: DecodingConfig = field(default_factory=DecodingConfig)
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
 
     def __post_init__(self) -> None:
-        from .beam_search import hotword_boosts
-        object.__setattr__(self, "hotwords", tuple(hotword_boosts(self.hotwords).items()))
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.backend not in ("auto", *BACKENDS):
             raise ValueError(f"backend must be auto or one of {BACKENDS}, got {self.backend!r}")
-        if self.decoder not in DECODERS:
-            raise ValueError(f"decoder must be one of {DECODERS}, got {self.decoder!r}")
-        if self.beam_size is not None and self.beam_size <= 0:
-            raise ValueError(f"beam_size must be positive, got {self.beam_size}")
-        if self.chunk_ms <= 0:
-            raise ValueError(f"chunk_ms must be positive, got {self.chunk_ms}")
         if self.threads < 0:
             raise ValueError(f"threads must be >= 0, got {self.threads}")
 
-
-_DECODER_FIELDS = ("decoder", "beam_size", "lm", "lm_weight", "word_bonus", "hotwords")
-
-
-def beam_decoder_kind(config: RecognizerConfig) -> str:
-    """Which beam decoder ``config`` gets: ``beam`` resolves to ``lexicon`` where it can run."""
-    if config.decoder != "beam":
-        return config.decoder
-    from .flashlight_decoder import AVAILABLE
-    return "lexicon" if AVAILABLE and config.lm is not None else "prefix"
-
-
-def build_decoder(bundle: Bundle, config: RecognizerConfig) -> Decoder:
-    """Greedy, or a beam search with the configured LM and hotwords (the LM file is read once)."""
-    if config.decoder == "greedy":
-        if config.hotwords:
-            raise ValueError("hotwords need a beam decoder (decoder='beam')")
-        return bundle.decoder()
-    kind = beam_decoder_kind(config)
-    beam_size, alpha, beta = (tuned if given is None else given for given, tuned in
-                              zip((config.beam_size, config.lm_weight, config.word_bonus), BEAM_DEFAULTS[kind]))
-    path = None
-    if config.lm is not None:
-        path = default_lm(config.model) if config.lm == "auto" else Path(config.lm)
-        if not path.is_file():
-            raise BundleError(f"language model not found: {path}{missing_model_hint(path)}")
-    if kind == "lexicon":
-        from .flashlight_decoder import FlashlightError, LexiconBeamDecoder
-        if path is None:
-            raise ValueError("the lexicon decoder needs a language model (its words are the lexicon)")
-        try:
-            return LexiconBeamDecoder(bundle.frame_shift, bundle.vocabulary, lm=path, alpha=alpha, beta=beta,
-                                      beam_size=beam_size, hotwords=dict(config.hotwords))
-        except FlashlightError as error:
-            raise BundleError(str(error)) from None
-    from .beam_search import BeamSearchDecoder
-    from .lm import load_lm
-    return BeamSearchDecoder(bundle.frame_shift, bundle.vocabulary, lm=load_lm(path) if path else None, alpha=alpha,
-                             beta=beta, beam_size=beam_size, hotwords=dict(config.hotwords))
-
-
-@dataclass(frozen=True)
-class Transcript:
-    """The result for one file or array, with its duration in seconds."""
-
-    result: Result
-    duration: float
-    path: str | None = None
-
-    @property
-    def text(self) -> str:
-        return self.result.text
-
-    def to_dict(self) -> dict:
-        return {"path": self.path, "text": self.text, "duration": round(self.duration, 3),
-                "words": self.result.to_dict()["words"]}
+    def with_options(self, **options: Any) -> "RecognizerConfig":
+        """A copy with ``options`` replaced: own fields, or fields of the streaming and decoding configs."""
+        decoding = {k: options.pop(k) for k in list(options) if k in _DECODING}
+        streaming = {k: options.pop(k) for k in list(options) if k in _STREAMING}
+        config = replace(self, **options)
+        if decoding:
+            config = replace(config, decoding=replace(config.decoding, **decoding))
+        if streaming:
+            config = replace(config, streaming=replace(config.streaming, **streaming))
+        return config
 
 
 class Interrupted(KeyboardInterrupt):
@@ -161,72 +90,201 @@ class Interrupted(KeyboardInterrupt):
 
 
 class Recognizer:
-    """Speech to text with one bundle; create one and reuse it for many files and streams."""
+    """Speech to text with one model; create one and reuse it for many files and streams."""
+
+    HOTWORD_DECODERS = 8
+    """Decoders built for per-stream hotwords that are kept for reuse."""
 
     def __init__(self, bundle: Bundle, backend: AcousticBackend, config: RecognizerConfig,
                  decoder: Decoder | None = None) -> None:
         self.bundle, self.backend, self.config = bundle, backend, config
-        self.decoder = decoder or build_decoder(bundle, config)
+        self.decoder = decoder or build_decoder(bundle, config.decoding, config.model)
+        self._decoders: OrderedDict[tuple, Decoder] = OrderedDict()
 
     @classmethod
     def from_config(cls, config: RecognizerConfig) -> "Recognizer":
         """Load the model with the configured backend (``auto`` resolved in the returned config)."""
-        if config.backend == "auto":
-            config = replace(config, backend=default_backend(config.model))
-        if config.backend != "torch":
-            bundle, backend = load_onnx(config.model, int8=config.backend == "onnx-int8", threads=config.threads,
-                                        preload=config.mode)
-            return cls(bundle, backend, config)
-        bundle = load_bundle(config.model)
-        try:
-            import torch
-        except ImportError:
-            raise BundleError("the torch backend needs torch (pip install 'speechlstm[torch]'); without it, "
-                              "export the model once (speechlstm export) and use an onnx backend") from None
-        from .model import TorchBackend
-        if config.threads:
-            torch.set_num_threads(config.threads)
-        return cls(bundle, TorchBackend(bundle.acoustic_model()), config)
+        config = replace(config, backend=resolve_backend(config.backend, config.model))
+        bundle, backend = load_backend(config.backend, config.model, config.threads, preload=config.mode)
+        return cls(bundle, backend, config)
 
     @classmethod
-    def from_bundle(cls, model: str | Path | None = None, **options) -> "Recognizer":
-        """Load ``model`` (default: the shipped model); ``options`` are RecognizerConfig fields."""
-        return cls.from_config(RecognizerConfig(model=model, **options))
+    def from_bundle(cls, model: str | Path | None = None, **options: Any) -> "Recognizer":
+        """Load ``model`` (default: the shipped model); ``options`` are RecognizerConfig fields or
+        fields of its nested configs (``decoder``, ``beam_size``, ``lm``, ``hotwords``, ``chunk_ms``...)."""
+        return cls.from_config(RecognizerConfig(model=model).with_options(**options))
 
-    def with_options(self, **options) -> "Recognizer":
+    def with_options(self, **options: Any) -> "Recognizer":
         """The same loaded model (and decoder, unless its options change) with other options."""
         reload = {"model", "backend", "threads"} & set(options)
         if reload:
             raise ValueError(f"{', '.join(sorted(reload))} need a new Recognizer (from_config), not with_options")
-        config = replace(self.config, **options)
-        same_decoder = all(getattr(config, name) == getattr(self.config, name) for name in _DECODER_FIELDS)
-        return Recognizer(self.bundle, self.backend, config, self.decoder if same_decoder else None)
+        config = self.config.with_options(**options)
+        return Recognizer(self.bundle, self.backend, config,
+                          self.decoder if config.decoding == self.config.decoding else None)
 
     @property
     def sample_rate(self) -> int:
         return self.bundle.sample_rate
 
-    def create_stream(self) -> Stream:
-        """A new stream with its own state; any number can run side by side."""
-        return Stream(self.backend, self.bundle.frontend, self.decoder)
+    # Streams ---------------------------------------------------------------------------
 
-    def transcribe(self, samples: np.ndarray, sample_rate: int) -> Transcript:
-        """Transcribe an in-memory signal: (n,) or (n, channels), any numeric dtype and rate."""
+    def create_stream(self, hotwords: Mapping[str, float] | Sequence[str | tuple[str, float]] | None = None
+                      ) -> Stream:
+        """A new stream with its own state; any number can run side by side.
+
+        ``hotwords`` (phrases, (phrase, boost) pairs or a mapping) are boosted in this stream on
+        top of the configured ones; they need a beam decoder.
+        """
+        return Stream(self, self._decoder_for(hotwords), self.config.endpoint.silence_dbfs)
+
+    def _decoder_for(self, hotwords: Any) -> Decoder:
+        extra = hotword_boosts(hotwords)
+        if not extra:
+            return self.decoder
+        merged = {**dict(self.config.decoding.hotwords), **extra}
+        key = tuple(sorted(merged.items()))
+        decoder = self._decoders.pop(key, None)
+        if decoder is None:
+            decoder = build_decoder(self.bundle, self.config.decoding, self.config.model, hotwords=merged)
+        self._decoders[key] = decoder
+        while len(self._decoders) > self.HOTWORD_DECODERS:
+            self._decoders.popitem(last=False)
+        return decoder
+
+    def _next_chunk(self, stream: Stream) -> tuple[int, int] | None:
+        """(main, right) steps of the chunk ``stream`` can decode now, or None."""
+        backend = self.backend
+        steps = len(stream.pending) // backend.stack
+        if steps >= backend.chunk + backend.right:
+            return backend.chunk, backend.right
+        if stream.input_done and steps > 0:
+            main = min(backend.chunk, steps)
+            return main, min(backend.right, steps - main)
+        return None
+
+    def is_ready(self, stream: Stream) -> bool:
+        """True when a chunk and its right context are waiting (or, once the input is finished,
+        any tail of the audio)."""
+        return self._next_chunk(stream) is not None
+
+    def decode_stream(self, stream: Stream) -> None:
+        """Decode one chunk of ``stream`` (call while :meth:`is_ready`)."""
+        shape = self._next_chunk(stream)
+        if shape is not None:
+            self._run(shape, [stream])
+
+    def decode_streams(self, streams: Sequence[Stream]) -> int:
+        """Decode one chunk of every ready stream in ``streams``, with one backend call for all
+        streams whose chunks have the same shape: every full chunk of a round shares one call,
+        and the tails of finishing streams one call per tail length. The results equal those of
+        decoding each stream alone (tests/test_engine.py). Returns the number of streams that advanced.
+
+        The torch backend runs the chunks as one batch; the exported streaming graph takes one
+        stream at a time, so the onnx backends run them one after another inside the call.
+        """
+        groups: dict[tuple[int, int], list[Stream]] = {}
+        for stream in streams:
+            shape = self._next_chunk(stream)
+            if shape is not None:
+                groups.setdefault(shape, []).append(stream)
+        for shape, group in groups.items():
+            self._run(shape, group)
+        return sum(len(group) for group in groups.values())
+
+    def _run(self, shape: tuple[int, int], group: Sequence[Stream]) -> None:
+        """One chunk of ``shape`` (main, right steps) for every stream of ``group``: one backend call."""
+        main, right = shape
+        stack = self.backend.stack
+        frames = [stream.pending[: (main + right) * stack] for stream in group]
+        if len(group) == 1:
+            log_probs, state = self.backend.step(frames[0], main, group[0].lstm_state)
+            outputs, states = [log_probs], [state]
+        else:
+            outputs, states = self.backend.step_batch(frames, main, [stream.lstm_state for stream in group])
+        for stream, log_probs, state in zip(group, outputs, states):
+            stream.lstm_state = state
+            stream.decoder.advance(stream.decoder_state, log_probs)
+            stream.pending = stream.pending[main * stack:]
+            stream.chunks += 1
+
+    def get_result(self, stream: Stream) -> Result:
+        """The text so far; the final result once the input is finished and every chunk decoded."""
+        if stream.final_result is not None:
+            return stream.final_result
+        if stream.input_done and not self.is_ready(stream):
+            stream.final_result = stream.decoder.result(stream.decoder_state, final=True)
+            return stream.final_result
+        if stream.cached_result is None or stream.cached_result[0] != stream.chunks:
+            stream.cached_result = (stream.chunks, stream.decoder.result(stream.decoder_state))
+        return stream.cached_result[1]
+
+    def is_endpoint(self, stream: Stream) -> bool:
+        """Whether the utterance in ``stream`` has ended, by :attr:`RecognizerConfig.endpoint`: trailing
+        silence after speech (or a longer one when nothing was said), or the maximum length.
+
+        Trailing silence is the longer of the decoded audio after the last emitted character and
+        the audio below the silence level.
+        """
+        rules = self.config.endpoint
+        length = stream.seconds_accepted
+        if length >= rules.max_utterance:
+            return True
+        result = self.get_result(stream)
+        last_char = result.words[-1].end if result.words else 0.0
+        silence = max(stream.decoded_seconds - last_char, length - stream.last_loud)
+        return silence >= (rules.trailing_silence if result.text else rules.trailing_silence_no_speech)
+
+    def reset(self, stream: Stream) -> None:
+        """Start ``stream`` over, as a new stream with the same hotwords (after an endpoint)."""
+        stream.clear()
+
+    def accept_blocks(self, stream: Stream, blocks: Iterable[np.ndarray], sample_rate: int | None = None) -> Stream:
+        """Feed ``blocks`` (at ``sample_rate``, default the model's) to ``stream``, decoding as chunks
+        become ready; the input stays open."""
+        rate = sample_rate or self.sample_rate
+        for block in blocks:
+            stream.accept_waveform(rate, block)
+            while self.is_ready(stream):
+                self.decode_stream(stream)
+        return stream
+
+    def finish(self, stream: Stream) -> Result:
+        """End the input of ``stream``, decode its tail and return the final result."""
+        stream.input_finished()
+        while self.is_ready(stream):
+            self.decode_stream(stream)
+        return self.get_result(stream)
+
+    # Whole inputs ------------------------------------------------------------------------
+
+    def _mode(self, mode: str | None) -> str:
+        mode = self.config.mode if mode is None else mode
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        return mode
+
+    def transcribe(self, samples: np.ndarray, sample_rate: int, mode: str | None = None) -> Transcript:
+        """Transcribe an in-memory signal: (n,) or (n, channels), any numeric dtype and rate;
+        ``mode`` defaults to the config's."""
+        mode = self._mode(mode)
         if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
             raise AudioError(f"sample_rate must be a positive integer, got {sample_rate!r}")
         if not isinstance(samples, np.ndarray):
             raise AudioError(f"samples must be a numpy array, got {type(samples).__name__}")
         audio = resample(to_mono_float(samples), int(sample_rate), self.sample_rate)
-        if self.config.mode == "streaming":
-            block = max(1, self.config.chunk_ms * self.sample_rate // 1000)
+        if mode == "streaming":
+            block = max(1, self.config.streaming.chunk_ms * self.sample_rate // 1000)
             return self._stream_blocks(audio[i:i + block] for i in range(0, len(audio), block))
         return self._offline([audio])
 
-    def transcribe_file(self, path: str | bytes | os.PathLike) -> Transcript:
-        """Transcribe an audio file; streaming mode reads it from disk block by block."""
+    def transcribe_file(self, path: str | bytes | os.PathLike, mode: str | None = None) -> Transcript:
+        """Transcribe an audio file; streaming mode reads it from disk block by block.
+        ``mode`` (``offline`` or ``streaming``) defaults to the config's."""
+        mode = self._mode(mode)
         path = os.fsdecode(path)
-        if self.config.mode == "streaming":
-            blocks = iter_blocks(path, self.sample_rate, self.config.chunk_ms / 1000)
+        if mode == "streaming":
+            blocks = iter_blocks(path, self.sample_rate, self.config.streaming.chunk_ms / 1000)
             transcript = self._stream_blocks(blocks)
         else:
             transcript = self._offline(iter_blocks(path, self.sample_rate))
@@ -241,12 +299,13 @@ class Recognizer:
             decoder.advance(state, log_probs)
         return Transcript(decoder.result(state, final=True), segmented.samples / self.sample_rate)
 
-    def _stream_blocks(self, blocks) -> Transcript:
+    def _stream_blocks(self, blocks: Iterable[np.ndarray]) -> Transcript:
         stream = self.create_stream()
         try:
-            for block in blocks:
-                stream.accept_waveform(self.sample_rate, block)
-                stream.decode()
+            self.accept_blocks(stream, blocks)
         except KeyboardInterrupt:
-            raise Interrupted(Transcript(stream.result, stream.seconds_received)) from None
-        return Transcript(stream.finalize(), stream.seconds_received)
+            raise Interrupted(Transcript(self.get_result(stream), stream.seconds_received)) from None
+        return Transcript(self.finish(stream), stream.seconds_received)
+
+
+__all__ = ["Interrupted", "Recognizer", "RecognizerConfig", "Stream", "StreamError"]

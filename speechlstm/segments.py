@@ -15,8 +15,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from .backends import AcousticBackend
 from .frontend import LogMel
-from .streaming import AcousticBackend
 
 WHOLE_SECONDS = 60.0
 """Audio up to this long runs as one piece."""

@@ -28,9 +28,8 @@ def _one_torch_thread():
 def tiny_bundle(tmp_path_factory) -> Path:
     import torch
 
-    from speechlstm.bundle import save_bundle
-    from speechlstm.frontend import FrontendConfig
-    from speechlstm.model import AcousticModel, ModelConfig
+    from speechlstm.config import FrontendConfig, ModelConfig
+    from speechlstm.nn.model import AcousticModel, save_bundle
 
     torch.manual_seed(0)
     model = AcousticModel(ModelConfig(hidden=24, layers=2, chunk=5, right=3))

@@ -155,7 +155,7 @@ def test_worker_that_dies_fails_only_its_file(tiny_bundle, tmp_path, monkeypatch
 
     fifo = tmp_path / "never.wav"
     os.mkfifo(fifo)  # a worker opening it blocks until it is killed
-    pool = WorkerPool(RecognizerConfig(model=tiny_bundle, decoder="greedy", backend="torch"), jobs=2)
+    pool = WorkerPool(RecognizerConfig(model=tiny_bundle, backend="torch").with_options(decoder="greedy"), jobs=2)
     paths = [str(CLIPS[0]), str(fifo), str(CLIPS[1])]
     outcomes = pool.transcribe(paths)
     finished = []

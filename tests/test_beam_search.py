@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from speechlstm import flashlight_decoder
-from speechlstm.beam_search import MAX_WORD_CHARS, BeamSearchDecoder
-from speechlstm.decoding import GreedyDecoder
-from speechlstm.lm import ArpaLM
+from speechlstm.decode import decode_matrix
+from speechlstm.decode import flashlight as flashlight_decoder
+from speechlstm.decode.beam_search import MAX_WORD_CHARS, BeamSearchDecoder
+from speechlstm.decode.greedy import GreedyDecoder
+from speechlstm.decode.lm import ArpaLM
 from speechlstm.text import VOCABULARY, text_to_ids
 
 FRAME = 0.03
@@ -84,6 +85,9 @@ def spell(text: str, rng: np.random.Generator, peak: float = 0.9) -> np.ndarray:
 
 
 def decode(decoder, log_probs: np.ndarray, chunks: list[int] | None = None):
+    """The final result of ``log_probs`` fed in ``chunks`` (default: all at once, ``decode_matrix``)."""
+    if not chunks:
+        return decode_matrix(decoder, log_probs)
     state = decoder.new_state()
     for part in np.split(log_probs, np.cumsum(chunks)[:-1]) if chunks else [log_probs]:
         decoder.advance(state, part)
@@ -275,20 +279,19 @@ def test_lexicon_decoder_commits_old_frames_on_long_streams(lm_path: Path) -> No
 
 
 def test_hotwords_take_bare_phrases_and_refuse_other_shapes():
-    from speechlstm.beam_search import HotwordError
-    from speechlstm.recognizer import RecognizerConfig
+    from speechlstm.config import DecodingConfig, HotwordError
 
-    assert RecognizerConfig(hotwords=["marianne"]).hotwords == (("marianne", 8.0),)
-    assert RecognizerConfig(hotwords={"new york": 10}).hotwords == (("new york", 10.0),)
-    assert RecognizerConfig(hotwords=[("a", 2.0), "b"]).hotwords == (("a", 2.0), ("b", 8.0))
+    assert DecodingConfig(hotwords=["marianne"]).hotwords == (("marianne", 8.0),)
+    assert DecodingConfig(hotwords={"new york": 10}).hotwords == (("new york", 10.0),)
+    assert DecodingConfig(hotwords=[("a", 2.0), "b"]).hotwords == (("a", 2.0), ("b", 8.0))
     for bad in ("marianne", [("a",)], [("a", "high")], [3]):
         with pytest.raises(HotwordError, match=r"phrases or \(phrase, boost\) pairs"):
-            RecognizerConfig(hotwords=bad)
+            DecodingConfig(hotwords=bad)
 
 
 @pytest.mark.parametrize("phrase,shown", [("東京", "東京"), ("Ωmega", "ω"), ("...", "it")])
 def test_hotwords_the_model_cannot_write_are_refused(phrase, shown):
-    from speechlstm.beam_search import HotwordError
+    from speechlstm.config import HotwordError
     with pytest.raises(HotwordError, match=f"hotword '{phrase}': the model cannot write {shown} "):
         BeamSearchDecoder(0.03, hotwords={phrase: 8.0})
     BeamSearchDecoder(0.03, hotwords={"Café Zürich": 8.0, "C3PO": 8.0})
@@ -302,12 +305,13 @@ def test_recognizer_picks_the_lexicon_decoder_where_it_can_run(monkeypatch, tiny
                                                                decoder: str, installed: bool, lm_given: bool,
                                                                expected: str) -> None:
     from speechlstm.bundle import load_bundle
-    from speechlstm.recognizer import BEAM_DEFAULTS, RecognizerConfig, build_decoder
+    from speechlstm.config import BEAM_DEFAULTS, DecodingConfig
+    from speechlstm.decode import build_decoder
     if expected == "LexiconBeamDecoder" and not flashlight_decoder.AVAILABLE:
         pytest.skip("flashlight-text is not installed")
     monkeypatch.setattr(flashlight_decoder, "AVAILABLE", installed and flashlight_decoder.AVAILABLE)
-    config = RecognizerConfig(model=tiny_bundle, decoder=decoder, lm=lm_path if lm_given else None)
-    built = build_decoder(load_bundle(tiny_bundle), config)
+    config = DecodingConfig(decoder=decoder, lm=lm_path if lm_given else None)
+    built = build_decoder(load_bundle(tiny_bundle), config, tiny_bundle)
     assert type(built).__name__ == expected
     kind = "lexicon" if expected == "LexiconBeamDecoder" else "prefix"
     beam_size = built.beam_size if kind == "prefix" else built.options.beam_size
@@ -316,6 +320,7 @@ def test_recognizer_picks_the_lexicon_decoder_where_it_can_run(monkeypatch, tiny
 
 def test_lexicon_decoder_needs_an_lm(tiny_bundle: Path) -> None:
     from speechlstm.bundle import load_bundle
-    from speechlstm.recognizer import RecognizerConfig, build_decoder
+    from speechlstm.config import DecodingConfig
+    from speechlstm.decode import build_decoder
     with pytest.raises(ValueError, match="needs a language model"):
-        build_decoder(load_bundle(tiny_bundle), RecognizerConfig(model=tiny_bundle, decoder="lexicon", lm=None))
+        build_decoder(load_bundle(tiny_bundle), DecodingConfig(decoder="lexicon", lm=None), tiny_bundle)

@@ -13,8 +13,8 @@ import pytest
 import soundfile as sf
 
 from speechlstm.cli import main
-from speechlstm.decoding import Word
-from speechlstm.formats import subtitle_cues, to_srt, to_vtt
+from speechlstm.io.formats import subtitle_cues, to_srt, to_vtt
+from speechlstm.results import Word
 
 from conftest import SAMPLES
 
@@ -241,16 +241,16 @@ def test_chunk_ms_in_offline_mode_warns(capsys, tiny_bundle, inputs):
 
 
 def test_interrupted_streaming_prints_the_partial_text(capsys, tiny_bundle, monkeypatch):
-    from speechlstm.streaming import Stream
-    real, calls = Stream.decode, []
+    from speechlstm.stream import Stream
+    real, calls = Stream.accept_waveform, []
 
-    def interrupted(self):
+    def interrupted(self, sample_rate, samples):
         calls.append(1)
-        if len(calls) == 20:
+        if len(calls) == 20:  # Ctrl-C as the 20th 100 ms block comes in
             raise KeyboardInterrupt
-        return real(self)
+        return real(self, sample_rate, samples)
 
-    monkeypatch.setattr(Stream, "decode", interrupted)
+    monkeypatch.setattr(Stream, "accept_waveform", interrupted)
     code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--mode", "streaming", "--format", "json",
                           SAMPLES / "goforward.wav")
     assert code == 130
@@ -348,7 +348,8 @@ def test_eval_refuses_an_unwritable_json_before_working(capsys, tiny_bundle, man
         assert code == 4 and out == "" and err.startswith("speechlstm: error: cannot write")
 
 
-@pytest.mark.parametrize("script", ["beam_search_hotwords.py", "streaming_from_file.py", "transcribe_files.py"])
+@pytest.mark.parametrize("script", ["beam_search_hotwords.py", "many_streams.py", "streaming_from_file.py",
+                                    "transcribe_files.py"])
 def test_api_examples_without_arguments_print_usage(script):
     example = SAMPLES.parent / "python-api-examples" / script
     result = subprocess.run([sys.executable, str(example)], capture_output=True, text=True, timeout=120)
@@ -368,15 +369,17 @@ def test_tools_help_runs_nothing():
     needed pocketsphinx even for its help."""
     before = {path: path.stat().st_mtime_ns for path in SAMPLES.iterdir()}
     tools = SAMPLES.parent / "tools"
-    result = subprocess.run([sys.executable, str(tools / "make_samples.py"), "--help"], capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run([sys.executable, str(SAMPLES.parent / "scripts" / "make_samples.py"), "--help"],
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.startswith("usage: ")
     assert {path: path.stat().st_mtime_ns for path in SAMPLES.iterdir()} == before
     without = ("import runpy, sys; sys.modules['pocketsphinx'] = None; sys.argv[0] = 'compare_pocketsphinx.py'; "
                f"runpy.run_path({str(tools / 'compare_pocketsphinx.py')!r}, run_name='__main__')")
-    result = subprocess.run([sys.executable, "-c", without, "--help"], capture_output=True, text=True, timeout=120)
+    # run as `python tools/compare_pocketsphinx.py` is: its folder (here the working directory) on the path
+    result = subprocess.run([sys.executable, "-c", without, "--help"], capture_output=True, text=True, timeout=120,
+                            cwd=tools)
     assert result.returncode == 0 and "--manifest" in result.stdout
-    result = subprocess.run([sys.executable, "-c", without], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", without], capture_output=True, text=True, timeout=120, cwd=tools)
     assert result.returncode == 1 and result.stderr.strip().endswith("(pip install pocketsphinx)")
 
 
@@ -399,9 +402,8 @@ def test_version_names_the_default_model(capsys):
 
 
 def test_info_prints_the_model_card(capsys, tmp_path):
-    from speechlstm.bundle import save_bundle
-    from speechlstm.frontend import FrontendConfig
-    from speechlstm.model import AcousticModel, ModelConfig
+    from speechlstm.config import FrontendConfig, ModelConfig
+    from speechlstm.nn.model import AcousticModel, save_bundle
 
     path = save_bundle(tmp_path / "tiny-de.safetensors", AcousticModel(ModelConfig(hidden=8, layers=2, chunk=5, right=3)),
                        FrontendConfig(), {"step": 7, "train_hours": 1.5, "manifests": ["a.tsv"],

@@ -11,11 +11,14 @@ import torch
 
 from conftest import ROOT, SAMPLES
 from speechlstm import BundleError, Recognizer
+from speechlstm.backends import resolve_backend
+from speechlstm.backends.exported import exported_files
+from speechlstm.backends.onnx import OnnxBackend, load_onnx
+from speechlstm.backends.torch import TorchBackend
+from speechlstm.nn.model import model_from_bundle
 from speechlstm.bundle import load_bundle
 from speechlstm.cli import main
-from speechlstm.edge import OnnxBackend, default_backend, exported_files, load_onnx
-from speechlstm.export import export
-from speechlstm.model import TorchBackend
+from speechlstm.nn.export import export
 from test_streaming import _chunked_offline, stream_log_probs
 
 WAV = SAMPLES / "goforward.wav"
@@ -33,7 +36,7 @@ def exported(tiny_bundle, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def torch_backend(tiny_bundle):
-    return TorchBackend(load_bundle(tiny_bundle).acoustic_model())
+    return TorchBackend(model_from_bundle(load_bundle(tiny_bundle)))
 
 
 def _frames(seed, count):
@@ -108,9 +111,9 @@ def test_onnx_files_alone_are_a_complete_bundle(exported, tmp_path):
 
 
 def test_default_backend_prefers_int8_next_to_the_bundle(exported, tiny_bundle):
-    assert default_backend(exported) == "onnx-int8"
-    assert default_backend(tiny_bundle) == "torch"
-    assert default_backend(exported.parent / "tiny.offline.onnx") == "onnx"
+    assert resolve_backend("auto", exported) == "onnx-int8"
+    assert resolve_backend("auto", tiny_bundle) == "torch"
+    assert resolve_backend("auto", exported.parent / "tiny.offline.onnx") == "onnx"
     assert Recognizer.from_bundle(tiny_bundle).config.backend == "torch"
 
 
@@ -163,3 +166,9 @@ def test_edge_path_never_imports_torch(exported):
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "edge ok" in done.stdout
+
+
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
+def test_decode_streams_on_onnx_equals_each_stream_alone_exactly(exported, backend):
+    from test_engine import check_decode_streams
+    check_decode_streams(Recognizer.from_bundle(exported, backend=backend, decoder="prefix", lm=None))

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from speechlstm.frontend import FrontendConfig, LogMel, StreamingLogMel, mel_filterbank
+from speechlstm.config import FrontendConfig
+from speechlstm.frontend import LogMel, StreamingLogMel, mel_filterbank
 
 
 def test_filterbank_matches_librosa():

@@ -22,7 +22,8 @@ import soundfile as sf
 from speechlstm import Recognizer, RecognizerConfig, load_bundle
 from speechlstm.cli import EXIT_DEVICE, main
 import speechlstm.live as live_module
-from speechlstm.live import EndpointConfig, LiveSession, MicrophoneSource, transcribe_live
+from speechlstm.config import EndpointConfig
+from speechlstm.live import LiveSession, MicrophoneSource, transcribe_live
 from speechlstm.text import VOCABULARY
 
 from conftest import SAMPLES
@@ -252,7 +253,7 @@ def pulse(tmp_path_factory):
     own process, so it is stopped by that PID.
     """
     if shutil.which("pulseaudio") is None or shutil.which("pactl") is None:
-        pytest.skip("pulseaudio is not installed (tools/install_system_deps.sh installs it)")
+        pytest.skip("pulseaudio is not installed (scripts/install_system_deps.sh installs it)")
     root = tmp_path_factory.mktemp("pulse")
     runtime, home = root / "run", root / "home"
     for folder in (runtime, home):

@@ -1,15 +1,15 @@
-"""ARPA loading/scoring (speechlstm.lm) and the Kneser-Ney builder (tools/build_lm.py)."""
+"""ARPA loading/scoring (speechlstm.decode.lm) and the Kneser-Ney builder (speechlstm.decode.lm_builder)."""
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import io
 import math
 from pathlib import Path
 
 import pytest
 
-from speechlstm.lm import ArpaLM
+from speechlstm.decode import lm_builder
+from speechlstm.decode.lm import ArpaLM
 
 LN10 = math.log(10)
 
@@ -39,14 +39,6 @@ ngram 3=2
 
 \\end\\
 """
-
-
-def _load_builder():
-    path = Path(__file__).resolve().parents[1] / "tools" / "build_lm.py"
-    spec = importlib.util.spec_from_file_location("build_lm", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -123,7 +115,7 @@ def _sums(lm: ArpaLM, contexts: list[list[str]]) -> list[float]:
 
 @pytest.mark.parametrize("prune", [[0, 1, 1], [0, 2, 4]])
 def test_builder_distributions_sum_to_one(prune: list[int], tmp_path: Path) -> None:
-    build = _load_builder()
+    build = lm_builder
     vocab = "the cat sat on mat dog log a and saw bird was red old new".split()
     builder = build.ArpaBuilder(vocab[:12], order=3)  # "bird", "was", ... become <unk>
     builder.add(CORPUS.splitlines())
@@ -139,7 +131,7 @@ def test_builder_distributions_sum_to_one(prune: list[int], tmp_path: Path) -> N
 
 
 def test_pruning_drops_rare_ngrams_but_keeps_unigrams() -> None:
-    build = _load_builder()
+    build = lm_builder
     builder = build.ArpaBuilder("the cat sat on mat dog log a and saw".split(), order=3)
     builder.add(CORPUS.splitlines())
     full, pruned = builder.estimate([0, 1, 1]), builder.estimate([0, 4, 7])
@@ -150,7 +142,7 @@ def test_pruning_drops_rare_ngrams_but_keeps_unigrams() -> None:
 
 
 def test_builder_command_line(tmp_path: Path) -> None:
-    build = _load_builder()
+    build = lm_builder
     text = tmp_path / "text.txt"
     text.write_text(CORPUS)
     vocab = tmp_path / "vocab.txt"
@@ -178,7 +170,7 @@ def test_arpa_without_unk_gets_kenlm_floor(tmp_path: Path) -> None:
                          ids=["wav", "text", "malformed"])
 def test_non_arpa_file_is_a_bundle_error(tmp_path: Path, content: bytes) -> None:
     from speechlstm.bundle import BundleError
-    from speechlstm.lm import load_lm
+    from speechlstm.decode.lm import load_lm
     path = tmp_path / "model.arpa"
     path.write_bytes(content)
     with pytest.raises(BundleError, match="not a readable ARPA language model"):

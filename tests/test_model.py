@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from speechlstm.model import AcousticModel, ModelConfig, TorchBackend, reverse_within
+from speechlstm.backends.torch import TorchBackend
+from speechlstm.config import ModelConfig
+from speechlstm.nn.model import AcousticModel, reverse_within
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,12 @@ import random
 import numpy as np
 import torch
 
-from speechlstm.bundle import load_bundle, save_bundle
-from speechlstm.data import bucket_batches
-from speechlstm.frontend import FrontendConfig
-from speechlstm.model import AcousticModel, ModelConfig
+from speechlstm.bundle import load_bundle
+from speechlstm.config import FrontendConfig, ModelConfig
+from speechlstm.nn.data import bucket_batches
+from speechlstm.nn.model import AcousticModel, model_from_bundle, save_bundle
+from speechlstm.nn.train import split_repeat
 from speechlstm.phones import PHONES, WORD_BOUNDARY, read_lexicon, text_to_phone_ids
-from speechlstm.train import split_repeat
 
 
 def test_lexicon_targets_drop_stress_and_mark_word_boundaries(tmp_path):
@@ -32,7 +32,7 @@ def test_phone_head_trains_beside_the_character_head_and_round_trips(tmp_path):
     assert chars.shape == (2, 20, 29) and phones.shape == (2, 20, len(PHONES))
     assert out_lengths.tolist() == [20, 15]
     path = save_bundle(tmp_path / "phones.safetensors", model, FrontendConfig(), dtype=np.float32)
-    loaded = load_bundle(path).acoustic_model()
+    loaded = model_from_bundle(load_bundle(path))
     assert loaded.config.phone_vocab_size == len(PHONES)
     with torch.no_grad():
         torch.testing.assert_close(loaded.forward_full(x, lengths)[0], model.eval().forward_full(x, lengths)[0])

@@ -51,3 +51,17 @@ def test_recipe_refuses_a_missing_corpus_and_unknown_options(tmp_path):
     assert result.returncode == 1 and "not found (set SHARED)" in result.stderr
     result = _run(["--stages", "1"], {"EXP": str(tmp_path / "exp")})
     assert result.returncode == 2 and "unknown option" in result.stderr
+
+
+def test_recipe_lm_stage_builds_an_arpa_model_with_speechlstm_build_lm(tmp_path):
+    text = tmp_path / "shared" / "text"
+    text.mkdir(parents=True)
+    (text / "lm_text.txt.xz").write_bytes(__import__("lzma").compress(
+        b"the cat sat on the mat\nthe dog sat on the log\na cat and a dog\n" * 5))
+    (text / "vocab200k.txt").write_text("the\ncat\nsat\non\nmat\ndog\nlog\na\nand\n")
+    env = {"SHARED": str(tmp_path / "shared"), "EXP": str(tmp_path / "exp"), "LM_ARGS": "--vocab-size 9 --prune 0 0 0"}
+    result = _run(["--stage", "3", "--stop-stage", "3"], env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    from speechlstm.decode.lm import ArpaLM
+    lm = ArpaLM(tmp_path / "exp" / "lm.arpa.gz")
+    assert lm.order == 3 and "cat" in lm

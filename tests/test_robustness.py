@@ -29,11 +29,11 @@ from safetensors.numpy import save_file
 
 import speechlstm.recognizer as recognizer_module
 from speechlstm import AudioError, Recognizer, StreamError
-from speechlstm.audio import AudioWarning, read_audio, to_mono_float
 from speechlstm.bundle import BundleError
 from speechlstm.cli import main
-from speechlstm.formats import atomic_write
 from speechlstm.frontend import LogMel, StreamingLogMel
+from speechlstm.io.atomic import atomic_write
+from speechlstm.io.audio import AudioWarning, read_audio, to_mono_float
 
 from conftest import SAMPLES
 
@@ -481,9 +481,8 @@ def test_long_file_in_bounded_memory(tmp_path, monkeypatch, mode, block, limit):
     (the whole-file offline run held 890 MB of numpy arrays at its peak)."""
     import torch
 
-    from speechlstm.bundle import save_bundle
-    from speechlstm.frontend import FrontendConfig
-    from speechlstm.model import AcousticModel, ModelConfig
+    from speechlstm.config import FrontendConfig, ModelConfig
+    from speechlstm.nn.model import AcousticModel, save_bundle
 
     torch.manual_seed(0)
     model = save_bundle(tmp_path / "tiny_long_chunks.safetensors",
@@ -585,9 +584,8 @@ def test_atomic_write_permissions(tmp_path):
 @pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o027, 0o640)])
 def test_bundles_get_normal_permissions(tmp_path, umask, mode):
     """safetensors writes 0600 files; a trained or exported bundle must be readable like any file."""
-    from speechlstm.bundle import save_bundle
-    from speechlstm.frontend import FrontendConfig
-    from speechlstm.model import AcousticModel, ModelConfig
+    from speechlstm.config import FrontendConfig, ModelConfig
+    from speechlstm.nn.model import AcousticModel, save_bundle
 
     previous = os.umask(umask)
     try:

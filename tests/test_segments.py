@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import speechlstm.segments as segments
-from speechlstm.frontend import FrontendConfig, LogMel
+from speechlstm.config import FrontendConfig
+from speechlstm.frontend import LogMel
 from speechlstm.segments import SegmentedOffline
 
 RATE = 16000

@@ -5,8 +5,9 @@ import torch
 
 from conftest import SAMPLES, sample_transcripts
 from speechlstm import Recognizer
-from speechlstm.audio import read_audio
 from speechlstm.cli import main
+from speechlstm.decode import decode_matrix
+from speechlstm.io.audio import read_audio
 from speechlstm.scoring import score
 from test_streaming import stream_log_probs
 
@@ -34,11 +35,7 @@ def test_stream_equals_chunked_offline_on_a_real_clip(recognizer):
                                                            torch.tensor([len(frames)]))[0][0].numpy()
     streamed = stream_log_probs(recognizer, audio, np.random.default_rng(0))
     np.testing.assert_allclose(streamed, offline, atol=1e-4)
-    texts = []
-    for log_probs in (streamed, offline):
-        state = recognizer.decoder.new_state()
-        recognizer.decoder.advance(state, log_probs)
-        texts.append(recognizer.decoder.result(state, final=True).text)
+    texts = [decode_matrix(recognizer.decoder, log_probs).text for log_probs in (streamed, offline)]
     assert texts[0] == texts[1] == recognizer.with_options(mode="streaming").transcribe(audio, 16000).text
 
 

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from speechlstm import AudioError, Recognizer, Stream, StreamError
-from speechlstm.decoding import LogProbRecorder
 from speechlstm.bundle import load_bundle
+from speechlstm.decode.greedy import LogProbRecorder
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def _chunked_offline(recognizer, samples):
 
 def stream_log_probs(recognizer, samples, rng):
     """Log-probs of a stream fed ``samples`` in random block sizes, from 1 sample to 0.6 s."""
-    stream = Stream(recognizer.backend, recognizer.bundle.frontend, LogProbRecorder())
+    stream = Stream(recognizer, LogProbRecorder())
     start = 0
     while start < len(samples):
         size = int(rng.choice([1, 7, 160, 401, 1234, 9999]))

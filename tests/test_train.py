@@ -8,7 +8,9 @@ import pytest
 import soundfile as sf
 
 from speechlstm.bundle import load_bundle
-from speechlstm.data import bucket_batches, frequency_warp, import_librispeech, read_manifest
+from speechlstm.io.manifest import import_librispeech, read_manifest
+from speechlstm.nn.augment import frequency_warp
+from speechlstm.nn.data import bucket_batches
 
 WORDS = ["hello world", "speech to text", "a small model", "streaming audio", "one two three"]
 
@@ -71,7 +73,8 @@ def test_train_resume_and_bundle(librispeech, tmp_path):
     log = (tmp_path / "run" / "train_log.tsv").read_text().splitlines()
     assert log[0].startswith("step\tepoch") and len(log) >= 2
     bundle = load_bundle(tmp_path / "run" / "best.safetensors")
-    assert bundle.model["hidden"] == 16 and "offline_wer" in bundle.info
+    assert bundle.model.hidden == 16 and "offline_wer" in bundle.info
+    assert bundle.train["hidden"] == 16 and bundle.train["epochs"] == 1  # the training options travel along
     first_step = int(load_bundle(tmp_path / "run" / "last.safetensors").info["step"])
     second = _train(manifest, tmp_path / "run", ["--epochs", "2", "--max-minutes", "3"])
     assert second.returncode == 0, second.stderr[-2000:]
@@ -82,7 +85,7 @@ def test_distributed_two_cpu_processes(librispeech, tmp_path):
     manifest = tmp_path / "train.tsv"
     import_librispeech(librispeech, manifest)
     torchrun = (sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29533", "-m",
-                "speechlstm.train")
+                "speechlstm.nn.train")
     result = _train(manifest, tmp_path / "ddp", launcher=torchrun)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "ddp" / "last.safetensors").exists()

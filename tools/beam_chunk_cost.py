@@ -18,15 +18,15 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from speechlstm.audio import read_audio
-from speechlstm.data import read_manifest
+from speechlstm.io.audio import read_audio
+from speechlstm.io.manifest import read_manifest
 from speechlstm.recognizer import Recognizer
 from compare_decoders import acoustic_log_probs
 
 
 def chunk_costs(recognizer: Recognizer, log_probs: np.ndarray) -> list[float]:
     """Seconds spent in advance() + result() for each chunk of ``log_probs``."""
-    decoder, chunk = recognizer.decoder, recognizer.bundle.model["chunk"]
+    decoder, chunk = recognizer.decoder, recognizer.bundle.model.chunk
     state, costs = decoder.new_state(), []
     for start in range(0, len(log_probs), chunk):
         begin = time.perf_counter()

@@ -18,47 +18,31 @@ and streaming), or PocketSphinx's acoustic model, language model and dictionary.
 
     python tools/bench.py                                  # samples/, shipped model
     python tools/bench.py --model tiny.safetensors --export --json bench.json
-    python tools/bench.py --manifest /work/shared/data/dev.tsv --limit 50
+    python tools/bench.py --manifest ../shared/data/dev.tsv --limit 50
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import platform
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from importlib.metadata import PackageNotFoundError, version
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from speechlstm.audio import iter_blocks  # noqa: E402
-from speechlstm.bundle import DEFAULT_BUNDLE, load_bundle  # noqa: E402
-from speechlstm.data import read_manifest  # noqa: E402
-from speechlstm.scoring import score  # noqa: E402
+from benchlib import CountingBackend, machine, peak_rss_mb, samples_manifest
+from speechlstm.bundle import DEFAULT_BUNDLE, load_bundle
+from speechlstm.io.audio import iter_blocks
+from speechlstm.io.manifest import read_manifest
+from speechlstm.scoring import score
 
-ROOT = Path(__file__).resolve().parent.parent
 MODES = ("offline", "streaming")
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process in MB. Linux carries ru_maxrss over fork and
-    exec (a child reports its parent's peak when that is larger), so the per-process VmHWM
-    from /proc is read where it exists."""
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_worker(model: str, backend: str, mode: str, threads: int, files: list[str], repeat: int) -> dict:
@@ -80,30 +64,12 @@ def run_worker(model: str, backend: str, mode: str, threads: int, files: list[st
             "texts": texts}
 
 
-class _CountingBackend:
-    """Passes calls through to an acoustic backend, counting streaming chunk steps."""
-
-    def __init__(self, backend: Any) -> None:
-        self.backend, self.steps = backend, 0
-        self.stack, self.chunk, self.right = backend.stack, backend.chunk, backend.right
-
-    def initial_state(self) -> Any:
-        return self.backend.initial_state()
-
-    def step(self, frames: np.ndarray, main_steps: int, state: Any) -> tuple[np.ndarray, Any]:
-        self.steps += 1
-        return self.backend.step(frames, main_steps, state)
-
-    def full(self, frames: np.ndarray) -> np.ndarray:
-        return self.backend.full(frames)
-
-
 def chunk_latencies(recognizer: Any, files: list[str]) -> list[float]:
     """Seconds of compute per model chunk when audio arrives one chunk at a time: what a
     live caller waits after each chunk's audio (and its right context) is in."""
     from speechlstm import Recognizer
 
-    counter = _CountingBackend(recognizer.backend)
+    counter = CountingBackend(recognizer.backend)
     counting = Recognizer(recognizer.bundle, counter, recognizer.config, recognizer.decoder)
     rate, seconds = recognizer.sample_rate, recognizer.bundle.chunk_seconds
     latencies = []
@@ -159,44 +125,14 @@ def backends(model: Path, exported: Path | None) -> dict[str, tuple[str, list[Pa
     found = {}
     if find_spec("torch") is not None:
         found["torch"] = (str(model), [model])
-    if find_spec("speechlstm.edge") is None or find_spec("onnxruntime") is None:
+    if find_spec("speechlstm.backends.onnx") is None or find_spec("onnxruntime") is None:
         return found
-    from speechlstm.edge import exported_files
+    from speechlstm.backends.exported import exported_files
     for name, int8 in (("onnx", False), ("onnx-int8", True)):
         paths = exported_files(exported or model, int8)
         if paths["streaming"].is_file():
             found[name] = (str(exported or paths["streaming"]), [p for p in paths.values() if p.is_file()])
     return found
-
-
-def samples_manifest(folder: Path) -> Path:
-    """A TSV manifest of samples/*.wav with their .txt transcripts."""
-    import soundfile as sf
-    lines = ["path\tduration\ttext"]
-    for wav in sorted((ROOT / "samples").glob("*.wav")):
-        text = " ".join(wav.with_suffix(".txt").read_text(encoding="utf-8").split())
-        lines.append(f"{wav}\t{sf.info(str(wav)).duration:.3f}\t{text}")
-    path = folder / "samples.tsv"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def machine() -> dict:
-    """CPU, cores, load and library versions: the context every figure depends on."""
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                 if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    versions = {}
-    for package in ("numpy", "torch", "onnxruntime", "pocketsphinx"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            versions[package] = None
-    return {"cpu": cpu, "cores": os.cpu_count(), "load_1min": os.getloadavg()[0], "python": platform.python_version(),
-            "platform": platform.platform(), **versions}
 
 
 def _ms(value: float | None) -> str:
@@ -253,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         references = [row.text for row in utterances]
         exported = None
         if args.export:
-            from speechlstm.export import export
+            from speechlstm.nn.export import export
             exported = Path(scratch) / "onnx"
             export(args.model, exported)
             export(args.model, exported, int8=True)

@@ -10,7 +10,7 @@ Ray, starting a local Ray instance included):
   so Ray's rows include what Ray costs;
 * Ray's own cost per file: the same Ray Data pipeline with a no-op actor in place of the
   recognizer, on 500 paths and on one, ``(wall(500) - wall(1)) / 499``;
-* PocketSphinx on the same files in one process (tools/bench.py's baseline run).
+* PocketSphinx on the same files in one process (``tools/compare_pocketsphinx.py``, end to end too).
 
 It also checks that every configuration gives the texts of ``--jobs 1``. The figures need an
 otherwise idle machine with at least 2 cores: other load slows every row and flattens scaling;
@@ -32,14 +32,8 @@ import time
 from importlib.util import find_spec
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import machine, run_config  # noqa: E402
-from compare_pocketsphinx import DEFAULT_MANIFEST  # noqa: E402
-
-from speechlstm.data import read_manifest  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
+from benchlib import DEV, ROOT, machine
+from speechlstm.io.manifest import read_manifest
 
 
 def pick_files(manifest: Path, minutes: float, limit: int | None) -> list[tuple[Path, float, str]]:
@@ -122,7 +116,7 @@ def ray_overhead(files: list[Path], folder: Path, count: int = 500) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST,
+    parser.add_argument("--manifest", type=Path, default=DEV,
                         help="TSV manifest with path, duration and text (default: %(default)s)")
     parser.add_argument("--minutes", type=float, default=20.0,
                         help="audio to transcribe, repeating the manifest's files as needed (default 20; 0: each "
@@ -160,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
             manifest.write_text("path\tduration\ttext\n" + "".join(
                 f"{path}\t{duration}\t{text}\n" for path, (_, duration, text) in zip(files, rows)))
             start = time.perf_counter()
-            run_config({"backend": "pocketsphinx", "manifest": str(manifest), "limit": None})
+            subprocess.run([sys.executable, str(ROOT / "tools" / "compare_pocketsphinx.py"), "--manifest",
+                            str(manifest)], capture_output=True, check=True)
             results.append({"system": "PocketSphinx, one process", "workers": 1,
                             "wall_s": time.perf_counter() - start, "same_text_as_jobs_1": None})
     for row in results:

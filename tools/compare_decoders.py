@@ -8,8 +8,8 @@ below costs only decoding time.
 
 Decoders (--decoders):
   greedy   best path, no LM (a reference row)
-  ours     speechlstm's CTC prefix beam search (speechlstm/beam_search.py), Python + numpy
-  lexicon  flashlight-text's LexiconDecoder (speechlstm/flashlight_decoder.py): KenLM, the
+  ours     speechlstm's CTC prefix beam search (speechlstm/decode/beam_search.py), Python + numpy
+  lexicon  flashlight-text's LexiconDecoder (speechlstm/decode/flashlight.py): KenLM, the
            lexicon is the LM's vocabulary, each word spelled with letters + the space token
   lexfree  flashlight-text's LexiconFreeDecoder with the same KenLM. It scores every
            emitted character as an LM token, so it needs a character LM: with a word LM
@@ -36,7 +36,6 @@ import concurrent.futures
 import itertools
 import json
 import multiprocessing
-import resource
 import statistics
 import sys
 import time
@@ -44,8 +43,10 @@ from pathlib import Path
 
 import numpy as np
 
+from benchlib import peak_rss_mb
 from speechlstm.bundle import DEFAULT_BUNDLE
-from speechlstm.data import read_manifest
+from speechlstm.decode import decode_matrix
+from speechlstm.io.manifest import read_manifest
 from speechlstm.scoring import score
 
 LN10 = float(np.log(10.0))
@@ -54,16 +55,16 @@ DECODERS = ("greedy", "ours", "lexicon", "lexfree")
 
 def acoustic_log_probs(recognizer, paths: list[Path], mode: str) -> list[np.ndarray]:
     """Log-probs of each file, computed exactly as the recognizer would in ``mode``."""
-    from speechlstm.audio import read_audio
-    from speechlstm.decoding import LogProbRecorder
-    from speechlstm.streaming import Stream
+    from speechlstm.decode.greedy import LogProbRecorder
+    from speechlstm.io.audio import read_audio
+    from speechlstm.stream import Stream
     outputs = []
     for path in paths:
         audio = read_audio(path, recognizer.sample_rate)
         if mode == "offline":
             outputs.append(recognizer.backend.full(recognizer.bundle.feature_extractor()(audio)))
             continue
-        stream = Stream(recognizer.backend, recognizer.bundle.frontend, LogProbRecorder())
+        stream = Stream(recognizer, LogProbRecorder())
         stream.accept_waveform(recognizer.sample_rate, audio)
         stream.finalize()
         parts = stream.decoder_state
@@ -84,7 +85,7 @@ def load_cache(args: argparse.Namespace) -> Path:
     rows = read_manifest(manifest)[:args.limit]
     recognizer = Recognizer.from_bundle(model, backend="torch", threads=1)
     arrays = {"key": np.array(key), "refs": np.array([r.text for r in rows]),
-              "chunk": np.array(recognizer.bundle.model["chunk"]), "frame_shift": np.array(recognizer.bundle.frame_shift)}
+              "chunk": np.array(recognizer.bundle.model.chunk), "frame_shift": np.array(recognizer.bundle.frame_shift)}
     for mode in ("offline", "streaming"):
         print(f"computing {mode} log-probs of {len(rows)} utterances", file=sys.stderr, flush=True)
         for i, matrix in enumerate(acoustic_log_probs(recognizer, [r.path for r in rows], mode)):
@@ -103,7 +104,7 @@ class LexiconFreeAdapter:
         from flashlight.lib.text.decoder import CriterionType, LexiconFreeDecoder, LexiconFreeDecoderOptions
         from flashlight.lib.text.decoder.kenlm import KenLM
         from flashlight.lib.text.dictionary import Dictionary
-        from speechlstm.flashlight_decoder import _quiet_stderr
+        from speechlstm.decode.flashlight import _quiet_stderr
         tokens = Dictionary()
         for symbol in vocabulary:
             tokens.add_entry(symbol)
@@ -125,7 +126,7 @@ class LexiconFreeAdapter:
         decoder.decode_step(emissions.ctypes.data, *emissions.shape)
 
     def result(self, decoder, final: bool = False):
-        from speechlstm.decoding import Result
+        from speechlstm.results import Result
         if final:
             decoder.decode_end()
         hypotheses = decoder.get_all_final_hypothesis()
@@ -138,16 +139,16 @@ def make_decoder(kind: str, lm: Path, alpha: float, beta: float, beam: int, fram
     """A decoder of ``kind``; ``cache`` keeps the loaded LM between grid points."""
     from speechlstm.text import VOCABULARY
     if kind == "greedy":
-        from speechlstm.decoding import GreedyDecoder
+        from speechlstm.decode.greedy import GreedyDecoder
         return GreedyDecoder(frame_shift, VOCABULARY)
     if kind == "ours":
-        from speechlstm.beam_search import BeamSearchDecoder
-        from speechlstm.lm import ArpaLM
+        from speechlstm.decode.beam_search import BeamSearchDecoder
+        from speechlstm.decode.lm import ArpaLM
         if "arpa" not in cache:
             cache["arpa"] = ArpaLM(lm)
         return BeamSearchDecoder(frame_shift, VOCABULARY, lm=cache["arpa"], alpha=alpha, beta=beta, beam_size=beam)
     if kind == "lexicon":
-        from speechlstm.flashlight_decoder import LexiconBeamDecoder
+        from speechlstm.decode.flashlight import LexiconBeamDecoder
         return LexiconBeamDecoder(frame_shift, VOCABULARY, lm=lm, alpha=alpha, beta=beta, beam_size=beam)
     return LexiconFreeAdapter(VOCABULARY, lm, alpha, beam)
 
@@ -156,9 +157,7 @@ def decode_offline(decoder, matrices: list[np.ndarray]) -> tuple[list[str], floa
     """Each utterance in one call; the CPU seconds it all took."""
     start, texts = time.process_time(), []
     for matrix in matrices:
-        state = decoder.new_state()
-        decoder.advance(state, matrix)
-        texts.append(decoder.result(state, final=True).text)
+        texts.append(decode_matrix(decoder, matrix).text)
     return texts, time.process_time() - start
 
 
@@ -174,15 +173,6 @@ def decode_streaming(decoder, matrices: list[np.ndarray], chunk: int) -> tuple[l
             costs.append(time.process_time() - begin)
         texts.append(decoder.result(state, final=True).text)
     return texts, costs
-
-
-def peak_rss_mb() -> float:
-    """This process's peak RSS: VmHWM, since ru_maxrss keeps the parent's peak across fork and exec."""
-    try:
-        status = Path("/proc/self/status").read_text()
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return int(status.split("VmHWM:")[1].split()[0]) / 1024
 
 
 def run_job(kind: str, lm: str, grid: list[tuple[float, float]], beam: int, cache_path: str,

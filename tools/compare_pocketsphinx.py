@@ -13,7 +13,6 @@ reading or resampling audio, and PocketSphinx runs on a single CPU thread.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
@@ -21,33 +20,25 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
-import soxr
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from speechlstm.scoring import score  # noqa: E402
-from speechlstm.text import normalize_text  # noqa: E402
+from benchlib import DEV
+from speechlstm.io.audio import read_audio
+from speechlstm.io.manifest import read_manifest
+from speechlstm.scoring import score
+from speechlstm.text import normalize_text
 
 RATE = 16000
-DEFAULT_MANIFEST = Path("/work/shared/data/dev.tsv")
+DEFAULT_MANIFEST = DEV
 
 
-def read_manifest(path: Path, limit: int | None) -> list[tuple[Path, str]]:
-    """Return (audio path, reference text) pairs; audio paths are relative to the manifest."""
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-    if limit is not None:
-        rows = rows[:limit]
-    return [(path.parent / row["path"], row["text"]) for row in rows]
+def read_pairs(path: Path, limit: int | None) -> list[tuple[Path, str]]:
+    """(audio path, reference text) pairs of a manifest."""
+    return [(row.path, row.text) for row in read_manifest(path, columns=("path", "text"))[:limit]]
 
 
 def load_audio(path: Path) -> np.ndarray:
-    """Read any soundfile-readable file as 16 kHz mono int16 samples."""
-    audio, rate = sf.read(path, dtype="float32", always_2d=True)
-    audio = audio.mean(axis=1)
-    if rate != RATE:
-        audio = soxr.resample(audio, rate, RATE)
-    return np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
+    """Any file speechlstm reads, as 16 kHz mono int16 samples (what PocketSphinx takes)."""
+    return np.clip(np.round(read_audio(path, RATE) * 32768.0), -32768, 32767).astype(np.int16)
 
 
 def decode(decoder: Any, audio: np.ndarray) -> str:
@@ -63,7 +54,7 @@ def evaluate(manifest: Path, limit: int | None, verbose: bool) -> dict[str, Any]
     """Decode every file of the manifest and return the scores and timing figures."""
     from pocketsphinx import Decoder
 
-    items = read_manifest(manifest, limit)
+    items = read_pairs(manifest, limit)
     decoder = Decoder(loglevel="FATAL")
     refs: list[str] = []
     hyps: list[str] = []

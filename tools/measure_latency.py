@@ -28,8 +28,10 @@ from typing import Iterator
 import numpy as np
 
 from speechlstm import Recognizer
-from speechlstm.audio import read_audio
-from speechlstm.live import EndpointConfig, LiveEvent, LiveSession
+from speechlstm.config import EndpointConfig
+from speechlstm.io.audio import read_audio
+from speechlstm.live import LiveSession
+from speechlstm.results import LiveEvent
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -25,11 +25,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from speechlstm.audio import read_audio  # noqa: E402
-from speechlstm.bundle import DEFAULT_BUNDLE  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
+from benchlib import ROOT
+from speechlstm.bundle import DEFAULT_BUNDLE
+from speechlstm.io.audio import read_audio
 RATE = 16000
 
 

@@ -45,7 +45,7 @@ mkdir -p "$EXP"
 
 if want 0; then
     log 0 "system packages and the training extras"
-    bash tools/install_system_deps.sh
+    bash scripts/install_system_deps.sh
     pip install -e '.[train,export,test]'
 fi
 
@@ -63,8 +63,8 @@ fi
 
 if want 2 && [ "$SYNTH_HOURS" != 0 ]; then
     log 2 "synthesizing $SYNTH_HOURS h into $EXP/synth"
-    bash tools/install_tts.sh
-    python tools/synth.py --out "$EXP/synth" --hours "$SYNTH_HOURS" --seed 7 --bitrate 12k \
+    bash recipes/en/local/install_tts.sh
+    python recipes/en/local/synth.py --out "$EXP/synth" --hours "$SYNTH_HOURS" --seed 7 --bitrate 12k \
         --voices espeak-ng,flite,festival,pico,rhvoice
     echo "$EXP/synth/manifest.tsv" >> "$EXP/train.list"
 fi
@@ -72,7 +72,8 @@ fi
 if want 3; then
     log 3 "word n-gram LM $EXP/lm.arpa.gz"
     # shellcheck disable=SC2086
-    python tools/build_lm.py $LM_ARGS -o "$EXP/lm.arpa.gz"
+    speechlstm build-lm --text "$SHARED/text/lm_text.txt.xz" --vocab "$SHARED/text/vocab200k.txt" $LM_ARGS \
+        -o "$EXP/lm.arpa.gz"
 fi
 
 if want 4; then

@@ -3,10 +3,10 @@
 
 Real speech is scarce (about three hours), so the acoustic model needs many
 synthetic speakers. This tool cycles through all usable English voices of the
-engines that tools/install_tts.sh installs, varies speaking rate, pitch and
+engines that recipes/en/local/install_tts.sh installs, varies speaking rate, pitch and
 voice parameters per utterance, trims silence, encodes low-bitrate 16 kHz mono
 Ogg Opus (so the set stays small enough to ship), and writes a manifest in the
-same TSV format as /work/shared/data/train.tsv. Everything is deterministic
+same TSV format as $SHARED/data/train.tsv (default ../shared). Everything is deterministic
 given --seed.
 """
 
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import soundfile
 
-PROMPTS = Path("/work/shared/text/tts_prompts.tsv.gz")
+PROMPTS = Path(os.environ.get("SHARED", "../shared")) / "text" / "tts_prompts.tsv.gz"
 ESPEAK_VARIANT_DIR = Path("/usr/lib/x86_64-linux-gnu/espeak-ng-data/voices/!v")
 MBROLA_DIR = Path("/usr/share/mbrola")
 FESTIVAL_VOICE_DIR = Path("/usr/share/festival/voices")
@@ -235,7 +235,7 @@ def parse_args() -> argparse.Namespace:
         description="Synthesize a TTS training set (16 kHz mono Ogg Opus + manifest.tsv) from "
                     f"{PROMPTS}, cycling through every installed English voice with "
                     "per-utterance rate/pitch/voice variation. Install engines with "
-                    "tools/install_tts.sh.")
+                    "recipes/en/local/install_tts.sh.")
     p.add_argument("--out", type=Path,
                    help="output directory (gets audio/ and manifest.tsv; must be empty or new)")
     p.add_argument("--hours", type=float, default=1.0, help="target total audio in hours")
@@ -271,7 +271,7 @@ def main() -> None:
     if args.out is None:
         sys.exit("--out is required")
     if not slots:
-        sys.exit("no usable voices (run tools/install_tts.sh, check --voices)")
+        sys.exit("no usable voices (run recipes/en/local/install_tts.sh, check --voices)")
     prompts = load_prompts(args.max_words, args.min_words)
     random.Random(args.seed).shuffle(prompts)
     (args.out / "audio").mkdir(parents=True, exist_ok=True)

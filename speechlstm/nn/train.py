@@ -13,22 +13,26 @@ import os
 import random
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from .bundle import load_bundle, save_bundle
-from .data import AugmentConfig, FeatureDataset, Utterance, bucket_batches, load_audio_cache, read_manifest
-from .decoding import GreedyDecoder
-from .frontend import FrontendConfig, LogMel
-from .model import AcousticModel, ModelConfig
-from .phones import PHONES, read_lexicon, text_to_phone_ids
-from .text import VOCABULARY, normalize_text
+from ..bundle import load_bundle
+from ..config import FrontendConfig, ModelConfig
+from ..decode.base import decode_matrix
+from ..decode.greedy import GreedyDecoder
+from ..frontend import LogMel
+from ..io.manifest import Utterance, read_manifest
+from ..phones import PHONES, read_lexicon, text_to_phone_ids
+from ..text import VOCABULARY, normalize_text
+from .augment import AugmentConfig
+from .data import FeatureDataset, bucket_batches, load_audio_cache
+from .model import AcousticModel, model_from_bundle, save_bundle
 
 
 @dataclass
@@ -90,7 +94,8 @@ def feature_stats(utterances: list[Utterance], audio: list[np.ndarray], frontend
 def greedy_transcripts(model: AcousticModel, dataset: FeatureDataset, device: torch.device,
                        chunked: bool) -> list[str]:
     """Decode every dataset item one at a time (exactly as offline or streaming inference)."""
-    decoder = GreedyDecoder(0.03, VOCABULARY)
+    decoder = GreedyDecoder(model.config.stack * FrontendConfig().hop_length / FrontendConfig().sample_rate,
+                            VOCABULARY)
     texts = []
     model.eval()
     with torch.no_grad():
@@ -99,16 +104,14 @@ def greedy_transcripts(model: AcousticModel, dataset: FeatureDataset, device: to
             x = torch.from_numpy(feats)[None].to(device)
             lengths = torch.tensor([len(feats)])
             log_probs = model.forward_chunked(x, lengths)[0] if chunked else model.forward_full(x, lengths)[0]
-            state = decoder.new_state()
-            decoder.advance(state, log_probs[0].float().cpu().numpy())
-            texts.append(decoder.result(state, final=True).text)
+            texts.append(decode_matrix(decoder, log_probs[0].float().cpu().numpy()).text)
     model.train()
     return texts
 
 
 def evaluate(model: AcousticModel, dataset: FeatureDataset, device: torch.device) -> dict[str, float]:
     """Greedy WER and CER of the character head, offline and streaming."""
-    from .scoring import score
+    from ..scoring import score
     refs = [normalize_text(u.text) for u in dataset.utterances]
     figures = {}
     for mode, chunked in (("offline", False), ("streaming", True)):
@@ -117,51 +120,87 @@ def evaluate(model: AcousticModel, dataset: FeatureDataset, device: torch.device
     return figures
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def _option(default: Any, help: str, **argparse_options: Any) -> Any:
+    """A TrainConfig field: its default, its --help text and anything else argparse needs."""
+    return field(default=default, metadata={"help": help, **argparse_options})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every training option, written once: ``speechlstm train`` builds its parser from these
+    fields (``--max-minutes`` sets ``max_minutes``), and each bundle the run writes stores them
+    (``Bundle.train``), so a model says how it was trained."""
+
+    train: tuple[str, ...] = _option((), "training manifest; REPEAT (may be a fraction) scales how often its "
+                                     "utterances appear per epoch, e.g. native read speech :3, single words :0.3",
+                                     action="append", required=True, metavar="MANIFEST[:REPEAT]")
+    out: Path = _option(None, "output folder", required=True, type=Path)
+    dev: str | None = _option(None, "development manifest, scored with greedy decoding")
+    init: Path | None = _option(None, "start from this bundle's weights (fine-tuning)", type=Path)
+    hidden: int = _option(ModelConfig.hidden, "LSTM units per direction")
+    layers: int = _option(ModelConfig.layers, "BiLSTM layers")
+    chunk: int = _option(ModelConfig.chunk, "shipped chunk size in 30 ms steps")
+    right: int = _option(ModelConfig.right, "shipped right context in 30 ms steps")
+    dropout: float = _option(ModelConfig.dropout, "dropout between layers")
+    lexicon: Path | None = _option(None, "ARPAbet lexicon (WORD<TAB>PHONES): adds the auxiliary phone CTC head",
+                                   type=Path)
+    phone_weight: float = _option(0.4, "weight of the phone CTC loss beside the character loss")
+    epochs: int = _option(1000, "stop after this many epochs")
+    max_minutes: float = _option(60.0, "training time budget")
+    batch_seconds: float = _option(400.0, "padded audio per batch")
+    lr: float = _option(2e-3, "peak learning rate (AdamW)")
+    warmup: int = _option(300, "warm-up steps")
+    augment: float = _option(1.0, "scale of the noise/reverb/telephone/re-encoding probabilities "
+                                  "(0: speed only; the frequency warp is not scaled)")
+    p_full: float = _option(0.4, "share of batches in full mode")
+    bf16: bool = _option(False, "bfloat16 autocast, GPUs only: torch's CPU LSTM has no bf16 kernel "
+                                "(autocast fails; bf16 weights ran 22x slower here)", action="store_true")
+    workers: int = _option(1, "data loader processes")
+    threads: int = _option(0, "torch threads (0: torch's default)")
+    log_minutes: float = _option(2.0, "write a log row this often")
+    checkpoint_minutes: float = _option(5.0, "save a checkpoint this often")
+    eval_minutes: float = _option(15.0, "score --dev this often")
+    eval_limit: int = _option(0, "score only the first N dev utterances")
+    seed: int = _option(1, "random seed")
+    device: str = _option("", "cpu, cuda or cuda:N (default: cuda where available, else cpu)")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "train", tuple(self.train))
+        if not self.device:
+            object.__setattr__(self, "device", "cuda" if torch.cuda.is_available() else "cpu")
+        if self.bf16 and not self.device.startswith("cuda"):
+            raise ValueError("--bf16 needs --device cuda: torch's CPU LSTM has no bf16 kernel")
+
+    def to_dict(self) -> dict:
+        """JSON values (paths as strings), as stored in bundles."""
+        return {f.name: str(v) if isinstance(v := getattr(self, f.name), Path) else
+                list(v) if isinstance(v, tuple) else v for f in fields(self)}
+
+
+def parser() -> argparse.ArgumentParser:
+    """``speechlstm train``'s options, one per :class:`TrainConfig` field."""
     parser = argparse.ArgumentParser(
         prog="speechlstm train", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="Train a character CTC latency-controlled BiLSTM on TSV manifests. "
                     "Checkpoints every few minutes to OUT/checkpoint.pt; rerun the same command to resume.")
-    parser.add_argument("--train", action="append", required=True, metavar="MANIFEST[:REPEAT]",
-                        help="training manifest; REPEAT (may be a fraction) scales how often its utterances "
-                             "appear per epoch, e.g. native read speech :3, single words :0.3")
-    parser.add_argument("--dev", help="development manifest, scored with greedy decoding")
-    parser.add_argument("--init", type=Path, help="start from this bundle's weights (fine-tuning)")
-    parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--hidden", type=int, default=288, help="LSTM units per direction")
-    parser.add_argument("--layers", type=int, default=4, help="BiLSTM layers")
-    parser.add_argument("--chunk", type=int, default=10, help="shipped chunk size in 30 ms steps")
-    parser.add_argument("--right", type=int, default=8, help="shipped right context in 30 ms steps")
-    parser.add_argument("--dropout", type=float, default=0.2, help="dropout between layers")
-    parser.add_argument("--lexicon", type=Path,
-                        help="ARPAbet lexicon (WORD<TAB>PHONES): adds the auxiliary phone CTC head")
-    parser.add_argument("--phone-weight", type=float, default=0.4,
-                        help="weight of the phone CTC loss beside the character loss")
-    parser.add_argument("--epochs", type=int, default=1000, help="stop after this many epochs")
-    parser.add_argument("--max-minutes", type=float, default=60.0, help="training time budget")
-    parser.add_argument("--batch-seconds", type=float, default=400.0, help="padded audio per batch")
-    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (AdamW)")
-    parser.add_argument("--warmup", type=int, default=300, help="warm-up steps")
-    parser.add_argument("--augment", type=float, default=1.0,
-                        help="scale of the noise/reverb/telephone/re-encoding probabilities "
-                             "(0: speed only; the frequency warp is not scaled)")
-    parser.add_argument("--p-full", type=float, default=0.4, help="share of batches in full mode")
-    parser.add_argument("--bf16", action="store_true",
-                        help="bfloat16 autocast, GPUs only: torch's CPU LSTM has no bf16 kernel "
-                             "(autocast fails; bf16 weights ran 22x slower here)")
-    parser.add_argument("--workers", type=int, default=1, help="data loader processes")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    parser.add_argument("--log-minutes", type=float, default=2.0, help="write a log row this often")
-    parser.add_argument("--checkpoint-minutes", type=float, default=5.0, help="save a checkpoint this often")
-    parser.add_argument("--eval-minutes", type=float, default=15.0, help="score --dev this often")
-    parser.add_argument("--eval-limit", type=int, default=0, help="score only the first N dev utterances")
-    parser.add_argument("--seed", type=int, default=1, help="random seed")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
-                        help="cpu, cuda or cuda:N")
-    args = parser.parse_args(argv)
-    if args.bf16 and not args.device.startswith("cuda"):
-        parser.error("--bf16 needs --device cuda: torch's CPU LSTM has no bf16 kernel")
-    return args
+    for option in fields(TrainConfig):
+        settings = dict(option.metadata)
+        if "action" not in settings:
+            settings.setdefault("type", type(option.default) if option.default is not None else str)
+        if option.default not in (None, ()) and settings.get("action") != "store_true":
+            settings["default"] = option.default
+        parser.add_argument(f"--{option.name.replace('_', '-')}", **settings)
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    """The TrainConfig of a command line."""
+    options = parser()
+    args = options.parse_args(argv)
+    try:
+        return TrainConfig(**vars(args))
+    except ValueError as error:
+        options.error(str(error))
 
 
 def learning_rate(peak: float, warmup: int, step: int, progress: float) -> float:
@@ -217,7 +256,7 @@ class Trainer:
     LOG_COLUMNS = ("step", "epoch", "minutes", "audio_hours_seen", "loss", "phone_loss", "lr", "steps_per_s",
                    "audio_s_per_wall_s", "offline_wer", "offline_cer", "streaming_wer", "streaming_cer")
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: TrainConfig) -> None:
         self.args = args
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
@@ -251,7 +290,7 @@ class Trainer:
             self.step, self.epoch = int(checkpoint["step"]), int(checkpoint["epoch"])
             trained_seconds, self.best = float(checkpoint["trained_seconds"]), float(checkpoint["best"])
         elif args.init:
-            missing, _ = self.model.load_state_dict(load_bundle(args.init).acoustic_model().state_dict(), strict=False)
+            missing, _ = self.model.load_state_dict(model_from_bundle(load_bundle(args.init)).state_dict(), strict=False)
             if any(not name.startswith("phone_head.") for name in missing):
                 raise SystemExit(f"--init {args.init} does not fit this model: missing {missing}")
         else:
@@ -265,8 +304,9 @@ class Trainer:
         if args.dev and self.rank == 0:
             dev_rows = read_manifest(args.dev)[: args.eval_limit or None]
             self.dev = FeatureDataset(dev_rows, load_audio_cache(dev_rows, max(1, args.workers)), self.frontend)
+        self.train_config = args.to_dict()
         self.info = {"train_hours": round(sum(u.duration for u in self.utterances) / 3600, 3),
-                     "manifests": args.train, "phone_weight": args.phone_weight if args.lexicon else 0.0}
+                     "manifests": list(args.train), "phone_weight": args.phone_weight if args.lexicon else 0.0}
         self.log_path = args.out / "train_log.tsv"
         if self.rank == 0 and not self.log_path.exists():
             self.log_path.write_text("\t".join(self.LOG_COLUMNS) + "\n")
@@ -284,7 +324,8 @@ class Trainer:
         torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
                     "epoch": self.epoch, "trained_seconds": time.time() - self.start, "best": self.best}, temporary)
         temporary.replace(self.checkpoint_path)
-        save_bundle(self.args.out / "last.safetensors", self.model, self.frontend, {**self.info, "step": self.step})
+        save_bundle(self.args.out / "last.safetensors", self.model, self.frontend, {**self.info, "step": self.step},
+                    train=self.train_config)
 
     def log(self, figures: dict[str, float]) -> None:
         elapsed = max(time.time() - self.window_start, 1e-9)
@@ -308,7 +349,7 @@ class Trainer:
         if figures["streaming_wer"] < self.best:
             self.best = figures["streaming_wer"]
             save_bundle(self.args.out / "best.safetensors", self.model, self.frontend,
-                        {**self.info, "step": self.step, **figures})
+                        {**self.info, "step": self.step, **figures}, train=self.train_config)
 
     def train_step(self, batch: Batch, mode_rng: random.Random) -> None:
         args, device = self.args, self.device

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Build a pruned word n-gram ARPA model with interpolated modified Kneser-Ney smoothing.
 
 KenLM's ``lmplz`` is not packaged for Debian and ``pip install kenlm`` only ships the
@@ -14,14 +13,14 @@ is recomputed so each context's distribution still sums to one.
 
 Example::
 
-    python3 tools/build_lm.py --vocab-size 60000 \\
-        --prune 0 5 12 -o models/lm.arpa.gz
+    speechlstm build-lm --vocab-size 60000 --prune 0 5 12 -o models/lm.arpa.gz
 """
 from __future__ import annotations
 
 import argparse
 import gzip
 import lzma
+import os
 import resource
 import sys
 import time
@@ -33,7 +32,8 @@ from typing import Iterable, Sequence, TextIO
 import numpy as np
 
 UNK, BOS, EOS = "<unk>", "<s>", "</s>"
-SHARED_TEXT = Path("/work/shared/text")
+SHARED_TEXT = Path(os.environ.get("SHARED", "../shared")) / "text"
+"""Where the default text and vocabulary are read: $SHARED/text (default ../shared/text)."""
 
 
 @dataclass
@@ -235,7 +235,7 @@ def open_text(path: Path) -> TextIO:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="speechlstm build-lm", description=__doc__.split("\n\n")[0])
     parser.add_argument("--text", type=Path, default=SHARED_TEXT / "lm_text.txt.xz",
                         help="one normalized sentence per line (.xz, .gz or plain)")
     parser.add_argument("--vocab", type=Path, default=SHARED_TEXT / "vocab200k.txt",

@@ -8,36 +8,17 @@ is good at both.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..bundle import Bundle, BundleError, write_bundle
+from ..config import FrontendConfig, ModelConfig
+
 LSTMState = tuple[torch.Tensor, torch.Tensor]
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Shape of the network and its streaming geometry (chunk and right context in steps)."""
-
-    n_mels: int = 80
-    stack: int = 3
-    hidden: int = 256
-    layers: int = 4
-    vocab_size: int = 29
-    dropout: float = 0.2
-    chunk: int = 10
-    right: int = 8
-    phone_vocab_size: int = 0
-    """Outputs of the auxiliary phone CTC head on the top layer (0: no phone head)."""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "ModelConfig":
-        return cls(**data)
 
 
 def reverse_within(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -175,26 +156,24 @@ class AcousticModel(nn.Module):
         return self._logits(x), phones, out_lengths
 
 
-class TorchBackend:
-    """Runs an :class:`AcousticModel` for a stream or a whole file (numpy in, numpy out)."""
+def model_from_bundle(bundle: Bundle) -> AcousticModel:
+    """A float32 model in eval mode with the bundle's weights."""
+    try:
+        model = AcousticModel(bundle.model)
+    except TypeError as error:
+        raise BundleError(f"{bundle.source}: model settings do not fit this speechlstm ({error})") from None
+    state = {name: torch.from_numpy(array.astype(np.float32)) for name, array in bundle.tensors.items()}
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        raise BundleError(f"{bundle.source}: weights do not fit the model config: "
+                          f"{str(error).splitlines()[0]}") from None
+    return model.eval()
 
-    def __init__(self, model: AcousticModel) -> None:
-        self.model = model.eval()
-        self.stack, self.chunk, self.right = model.config.stack, model.config.chunk, model.config.right
 
-    def initial_state(self) -> list[LSTMState]:
-        return self.model.zero_state()
-
-    @torch.inference_mode()
-    def step(self, frames: np.ndarray, main_steps: int, state: list[LSTMState]) -> tuple[np.ndarray, list[LSTMState]]:
-        x = torch.from_numpy(np.ascontiguousarray(frames))[None]
-        log_probs, _, state = self.model.forward_chunked(x, torch.tensor([len(frames)]), state=state,
-                                                         main_steps=main_steps)
-        return log_probs[0].numpy(), state
-
-    @torch.inference_mode()
-    def full(self, frames: np.ndarray) -> np.ndarray:
-        if len(frames) < self.stack:
-            return np.zeros((0, self.model.config.vocab_size), dtype=np.float32)
-        x = torch.from_numpy(np.ascontiguousarray(frames))[None]
-        return self.model.forward_full(x, torch.tensor([len(frames)]))[0][0].numpy()
+def save_bundle(path: str | Path, model: AcousticModel, frontend: FrontendConfig, info: dict | None = None,
+                dtype: Any = np.float16, train: dict | None = None) -> Path:
+    """Write ``model``, its configs and (for a trained model) its training config to ``path``
+    atomically, weights stored as ``dtype``."""
+    tensors = {name: value.detach().cpu().numpy() for name, value in model.state_dict().items()}
+    return write_bundle(path, tensors, frontend, model.config, info, train, dtype)

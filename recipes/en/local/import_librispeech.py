@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Make a training manifest from a LibriSpeech folder (e.g. LibriSpeech/train-clean-100).
 
-    python tools/import_librispeech.py /data/LibriSpeech/train-clean-100 exp/train-clean-100.tsv
-    torchrun --nproc-per-node 8 -m speechlstm.train --train exp/train-clean-100.tsv --device cuda ...
+    python recipes/en/local/import_librispeech.py /data/LibriSpeech/train-clean-100 exp/train-clean-100.tsv
+    torchrun --nproc-per-node 8 -m speechlstm.nn.train --train exp/train-clean-100.tsv --device cuda ...
 """
 import argparse
 
-from speechlstm.data import import_librispeech
+from speechlstm.io.manifest import import_librispeech
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("root", help="folder with SPEAKER/CHAPTER/SPEAKER-CHAPTER.trans.txt and .flac files")

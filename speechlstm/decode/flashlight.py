@@ -42,10 +42,11 @@ from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .beam_search import check_hotwords
-from .decoding import Result, Word
+from ..config import BEAM_DEFAULTS
+from ..results import Result, Word
+from ..text import VOCABULARY, normalize_text
+from .hotwords import check_hotwords
 from .lm import BOS, EOS, UNK, _open
-from .text import VOCABULARY, normalize_text
 
 LN10 = math.log(10.0)
 
@@ -216,8 +217,9 @@ class LexiconBeamDecoder:
     """
 
     def __init__(self, frame_shift: float, vocabulary: Sequence[str] = VOCABULARY,
-                 lm: str | Path | None = None, alpha: float = 0.7, beta: float = -1.0,
-                 beam_size: int = 50, hotwords: Mapping[str, float] | None = None,
+                 lm: str | Path | None = None, alpha: float = BEAM_DEFAULTS["lexicon"][1],
+                 beta: float = BEAM_DEFAULTS["lexicon"][2], beam_size: int = BEAM_DEFAULTS["lexicon"][0],
+                 hotwords: Mapping[str, float] | None = None,
                  beam_size_token: int | None = None, beam_threshold: float = 25.0,
                  commit_frames: int = 600, keep_frames: int = 300) -> None:
         if lm is None:

@@ -2,7 +2,7 @@
 
 Needs ``apt-get``/``dpkg-deb`` (for Debian's pocketsphinx-testdata), ``espeak-ng`` and
 ``flite`` on the PATH, and the Python packages numpy, soundfile and soxr.
-Run from anywhere: ``python3 tools/make_samples.py``; it rewrites samples/.
+Run from anywhere: ``python3 scripts/make_samples.py``; it rewrites samples/.
 """
 from __future__ import annotations
 

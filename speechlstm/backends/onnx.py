@@ -1,72 +1,21 @@
 """The torch-free runtime: exported ONNX graphs run by onnxruntime behind
-:class:`~speechlstm.streaming.AcousticBackend`, so the same :class:`~speechlstm.Recognizer`
+:class:`~speechlstm.backends.AcousticBackend`, so the same :class:`~speechlstm.Recognizer`
 and :class:`~speechlstm.Stream` drive it.
 
-This module imports only numpy and (lazily) onnxruntime; an edge install needs neither
-torch nor the safetensors bundle, because each ONNX file carries the bundle header in its
-metadata (see :mod:`speechlstm.export` for the graphs and file names).
+This module imports only numpy and onnxruntime; an edge install needs neither torch nor the
+safetensors bundle, because each ONNX file carries the bundle header in its metadata (see
+:mod:`speechlstm.nn.export` for the graphs and :mod:`.exported` for the file names).
 """
 from __future__ import annotations
 
 import json
-import re
-from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
-from .bundle import DEFAULT_BUNDLE, HEADER_KEYS, Bundle, BundleError, bundle_from_header, missing_model_hint
-
-BACKENDS = ("torch", "onnx", "onnx-int8")
-GRAPHS = ("offline", "streaming")
-_EXPORTED = re.compile(r"^(?P<stem>.+)\.(?P<graph>offline|streaming)(?P<int8>\.int8)?\.onnx$")
-
-
-def exported_name(stem: str, graph: str, int8: bool) -> str:
-    """File name of one exported graph: ``{stem}.{graph}[.int8].onnx``."""
-    return f"{stem}.{graph}{'.int8' if int8 else ''}.onnx"
-
-
-def _stems(folder: Path, int8: bool) -> list[str]:
-    """Stems of the exported models (streaming graphs) of one precision in ``folder``."""
-    matches = (_EXPORTED.match(path.name) for path in folder.glob("*.streaming*.onnx"))
-    return sorted({m["stem"] for m in matches if m and bool(m["int8"]) == int8})
-
-
-def exported_files(model: str | Path | None, int8: bool) -> dict[str, Path]:
-    """The offline and streaming graph paths for ``model``: a bundle path (the files lie
-    next to it; the bundle itself need not exist), a folder holding one exported model,
-    or either ONNX file of a pair. Only the streaming graph must exist."""
-    path = Path(model) if model is not None else DEFAULT_BUNDLE
-    match = _EXPORTED.match(path.name)
-    if match:
-        folder, stem = path.parent, match["stem"]
-    elif path.is_dir():
-        folder, stems = path, _stems(path, int8)
-        if len(stems) != 1:
-            kind = "int8" if int8 else "fp32"
-            raise BundleError(f"{path}: expected one exported {kind} model, found {len(stems)} ({', '.join(stems)})")
-        stem = stems[0]
-    else:
-        folder, stem = path.parent, path.stem
-    return {graph: folder / exported_name(stem, graph, int8) for graph in GRAPHS}
-
-
-def default_backend(model: str | Path | None) -> str:
-    """``onnx-int8`` when its streaming graph lies next to the bundle and onnxruntime is installed,
-    else ``torch``; an ONNX file or folder given as ``model`` selects ``onnx`` or
-    ``onnx-int8`` itself."""
-    path = Path(model) if model is not None else DEFAULT_BUNDLE
-    match = _EXPORTED.match(path.name)
-    if match:
-        return "onnx-int8" if match["int8"] else "onnx"
-    if path.is_dir():
-        return "onnx-int8" if _stems(path, True) else "onnx"
-    if find_spec("onnxruntime") is not None and exported_files(path, True)["streaming"].is_file():
-        return "onnx-int8"
-    return "torch"
-
+from ..bundle import HEADER_KEYS, Bundle, BundleError, bundle_from_header, missing_model_hint
+from .exported import exported_files
 
 class OnnxBackend:
     """Runs the exported graphs with onnxruntime (numpy in, numpy out).
@@ -88,15 +37,12 @@ class OnnxBackend:
         self._sessions: dict[str, Any] = {}
         self.bundle = self._open(preload if preload in self.paths else "streaming")
         model = self.bundle.model
-        self.stack, self.chunk, self.right = model["stack"], model["chunk"], model["right"]
-        self._state_shape = (model["layers"], 1, model["hidden"])
+        self.stack, self.chunk, self.right = model.stack, model.chunk, model.right
+        self._state_shape = (model.layers, 1, model.hidden)
 
     def _open(self, graph: str) -> Bundle:
         """Create ``graph``'s session and return the bundle its metadata describes."""
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise BundleError("the onnx backends need onnxruntime (pip install onnxruntime)") from None
+        ort = _onnxruntime()
         path = self.paths[graph]
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
@@ -134,6 +80,14 @@ class OnnxBackend:
         log_probs, h, c = self._session("streaming").run(None, inputs)
         return log_probs, (h, c)
 
+    def step_batch(self, frames: Sequence[np.ndarray], main_steps: int,
+                   states: Sequence[tuple[np.ndarray, np.ndarray]]
+                   ) -> tuple[list[np.ndarray], list[tuple[np.ndarray, np.ndarray]]]:
+        """The exported streaming graph takes one stream (batch 1), so the streams run one
+        after another in this one call; the results are those of :meth:`step`."""
+        outputs = [self.step(f, main_steps, s) for f, s in zip(frames, states)]
+        return [log_probs for log_probs, _ in outputs], [state for _, state in outputs]
+
     def full(self, frames: np.ndarray) -> np.ndarray:
         if len(frames) < self.stack:
             return np.zeros((0, len(self.bundle.vocabulary)), dtype=np.float32)
@@ -142,6 +96,14 @@ class OnnxBackend:
         inputs = {"feats": np.ascontiguousarray(frames, dtype=np.float32)[None],
                   "lengths": np.array([len(frames)], dtype=np.int64)}
         return self._session("offline").run(None, inputs)[0][0]
+
+
+def _onnxruntime() -> Any:
+    try:
+        import onnxruntime
+    except ImportError:
+        raise BundleError("the onnx backends need onnxruntime (pip install onnxruntime)") from None
+    return onnxruntime
 
 
 def load_onnx(model: str | Path | None = None, int8: bool = True, threads: int = 0,

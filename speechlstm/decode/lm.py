@@ -176,7 +176,7 @@ def load_lm(path: str | Path) -> ArpaLM:
     Recognizers built with the same LM (one per CLI call, test or option change) share it; the
     model is read-only, so sharing is safe.
     """
-    from .bundle import BundleError
+    from ..bundle import BundleError
 
     path = Path(path).resolve()
     try:

@@ -1,7 +1,5 @@
 """``speechlstm live``: transcribe a microphone until Ctrl-C.
 
-Kept apart from :mod:`speechlstm.cli` so that the live loop's terminal handling stays in one
-place; cli.py only registers the subcommand.
 """
 from __future__ import annotations
 
@@ -13,16 +11,18 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable, TextIO
 
-from .cli import EXIT_DEVICE, EXIT_OUTPUT, CliError, _positive_int, add_model_options, positive, recognizer_from_args
-from .formats import to_json_line
-from .live import DeviceError, EndpointConfig, LiveEvent, LiveSession, MicrophoneSource, device_table
+from ..config import EndpointConfig
+from ..io.formats import to_json_line
+from ..live import DeviceError, LiveSession, MicrophoneSource, device_table
+from ..results import LiveEvent
+from .common import EXIT_DEVICE, EXIT_OUTPUT, CliError, add_model_options, positive, positive_int, recognizer_from_args
 
 
 def _device(text: str) -> int | str:
     return int(text) if text.isdigit() else text
 
 
-def add_live_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: argparse._SubParsersAction) -> None:
     """Register the ``live`` subcommand."""
     parser = commands.add_parser(
         "live", help="transcribe a microphone live, with partial results and endpointing",
@@ -38,15 +38,15 @@ def add_live_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=("text", "json"),
                         help="text (default on a terminal) or json (default when stdout is not a terminal)")
     parser.add_argument("-o", "--output", type=Path, help="also append each final utterance to this file")
-    parser.add_argument("--endpoint-silence", type=_positive_int, default=800, metavar="MS",
+    parser.add_argument("--endpoint-silence", type=positive_int, default=800, metavar="MS",
                         help="trailing silence after speech that ends an utterance (default: 800)")
     parser.add_argument("--max-utterance", type=positive(float), default=20.0, metavar="S",
                         help="longest utterance in seconds before it is cut (default: 20)")
     add_model_options(parser)
-    parser.set_defaults(run=run_live)
+    parser.set_defaults(run=run)
 
 
-def run_live(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Capture, decode and print until the device stops or Ctrl-C."""
     if args.list_devices:
         return _list_devices()

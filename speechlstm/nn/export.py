@@ -2,10 +2,10 @@
 
 The graphs are written op by op from the bundle's weights (standard ONNX LSTM, Gather,
 MatMul), not traced from torch, so each one is by construction the computation of
-:class:`~speechlstm.model.AcousticModel` (``forward_full``, and one chunk of
+:class:`~speechlstm.nn.model.AcousticModel` (``forward_full``, and one chunk of
 ``forward_chunked``) and exporting needs only numpy and onnx. Every file carries the
 bundle header in its ``metadata_props``, so the ONNX files alone are a complete model
-for :mod:`speechlstm.edge`.
+for :mod:`speechlstm.backends.onnx`.
 
 Graphs (``{stem}`` is the bundle's file stem, ``.int8`` marks quantized files):
 
@@ -31,8 +31,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .bundle import DEFAULT_BUNDLE, Bundle, load_bundle
-from .edge import GRAPHS, exported_name
+from ..backends.exported import GRAPHS, exported_name
+from ..bundle import DEFAULT_BUNDLE, Bundle, load_bundle
 
 OPSET = 17
 GATE_ORDER = (0, 3, 1, 2)  # torch packs LSTM gates as (i, f, g, o); ONNX as (i, o, f, c)
@@ -100,7 +100,7 @@ def _deduplicate(proto: Any) -> None:
 
 def set_metadata(proto: Any, bundle: Bundle, graph: str, precision: str) -> None:
     """Store the bundle header (one JSON value per key) plus the graph kind and precision."""
-    from . import __version__
+    from .. import __version__
     entries = {key: json.dumps(value) for key, value in bundle.header().items()}
     entries.update(graph=graph, precision=precision, speechlstm_version=__version__)
     del proto.metadata_props[:]
@@ -120,7 +120,7 @@ def _lstm_weights(bundle: Bundle, direction: str, layer: int) -> tuple[np.ndarra
 
 def _stacked_input(g: _Graph, bundle: Bundle, feats: str, time_axis: int) -> str:
     """Normalize and concatenate ``stack`` frames per step, dropping a remainder (``_stack``)."""
-    k, n_mels = bundle.model["stack"], bundle.frontend.n_mels
+    k, n_mels = bundle.model.stack, bundle.frontend.n_mels
     frames = g.op("Shape", feats, start=time_axis, end=time_axis + 1)
     used = g.op("Mul", g.op("Div", frames, g.const([k])), g.const([k]))
     x = g.op("Slice", feats, g.const([0]), used, g.const([time_axis]))
@@ -140,12 +140,12 @@ def _head(g: _Graph, bundle: Bundle, x: str) -> str:
 def offline_graph(bundle: Bundle) -> Any:
     """``forward_full`` as one bidirectional ONNX LSTM per layer, masked by ``lengths``."""
     from onnx import TensorProto, helper
-    g, hidden = _Graph(), bundle.model["hidden"]
+    g, hidden = _Graph(), bundle.model.hidden
     x = _stacked_input(g, bundle, "feats", time_axis=1)
-    out_lengths = g.op("Div", "lengths", g.const(bundle.model["stack"]))
+    out_lengths = g.op("Div", "lengths", g.const(bundle.model.stack))
     seq_lens = g.op("Cast", out_lengths, to=TensorProto.INT32)
     x = g.op("Transpose", x, perm=[1, 0, 2])
-    for layer in range(bundle.model["layers"]):
+    for layer in range(bundle.model.layers):
         forward, backward = _lstm_weights(bundle, "forward", layer), _lstm_weights(bundle, "backward", layer)
         weights = g.consts(np.concatenate(pair) for pair in zip(forward, backward))
         y = g.op("LSTM", x, *weights, seq_lens, direction="bidirectional", hidden_size=hidden)
@@ -173,7 +173,7 @@ def streaming_graph(bundle: Bundle) -> Any:
     """
     from onnx import TensorProto, helper
     g = _Graph()
-    chunk, right, hidden, layers = (bundle.model[key] for key in ("chunk", "right", "hidden", "layers"))
+    chunk, right, hidden, layers = (getattr(bundle.model, key) for key in ("chunk", "right", "hidden", "layers"))
     x = _stacked_input(g, bundle, "frames", time_axis=0)
     steps = g.op("Shape", x, start=0, end=1)
     main_steps = g.op("Reshape", "main_steps", g.const([1]))

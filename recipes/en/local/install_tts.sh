@@ -1,5 +1,5 @@
 #!/bin/bash
-# Install the TTS engines and audio tools that tools/synth.py uses (Debian bookworm, as root).
+# Install the TTS engines and audio tools that recipes/en/local/synth.py uses (Debian bookworm, as root).
 #
 # Voices and their licenses (the license column of the synthetic manifest):
 #   espeak-ng (all accents/variants)      GPL-3.0-or-later

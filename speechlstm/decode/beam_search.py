@@ -25,15 +25,16 @@ from __future__ import annotations
 
 import bisect
 import math
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import numpy as np
 
-from .decoding import Result, Word
+from ..config import BEAM_DEFAULTS
+from ..results import Result, Word
+from ..text import VOCABULARY
+from .hotwords import Hotwords, _HotNode, check_hotwords
 from .lm import ArpaLM, LMState
-from .text import VOCABULARY, normalize_text
 
 NEG_INF = float("-inf")
 MAX_WORD_CHARS = 40  # longer "words" are split: see BeamSearchDecoder._extend
@@ -45,125 +46,6 @@ def _logaddexp(a: float, b: float) -> float:
     if b == NEG_INF:
         return a
     return a + math.log1p(math.exp(b - a))
-
-
-DEFAULT_HOTWORD_BOOST = 8.0
-
-
-class HotwordError(ValueError):
-    """Hotwords given in a shape the decoder does not take, or with characters the model cannot write."""
-
-
-def hotword_boosts(hotwords: Mapping[str, float] | Sequence[str | tuple[str, float]]) -> dict[str, float]:
-    """``{phrase: boost}`` from a mapping, or from a sequence of phrases (boost
-    :data:`DEFAULT_HOTWORD_BOOST`) and ``(phrase, boost)`` pairs."""
-    expected = "hotwords must be phrases or (phrase, boost) pairs, e.g. ['Marianne', ('New York', 10.0)]"
-    if isinstance(hotwords, str):
-        raise HotwordError(f"{expected}, not one string")
-    boosts = {}
-    for item in hotwords.items() if isinstance(hotwords, Mapping) else hotwords:
-        if isinstance(item, str):
-            item = (item, DEFAULT_HOTWORD_BOOST)
-        if not (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], str)
-                and isinstance(item[1], (int, float)) and not isinstance(item[1], bool)):
-            raise HotwordError(f"{expected}; got {item!r}")
-        boosts[item[0]] = float(item[1])
-    return boosts
-
-
-def check_hotwords(phrases: Sequence[str], vocabulary: Sequence[str]) -> None:
-    """Refuse phrases with letters the model cannot write (after accents are dropped, as
-    :func:`normalize_text` does), which could never match and would silently do nothing."""
-    for phrase in phrases:
-        letters = unicodedata.normalize("NFKD", phrase)
-        letters = "".join(ch for ch in letters if not unicodedata.combining(ch)).lower()
-        foreign = list(dict.fromkeys(ch for ch in letters if ch.isalpha() and ch not in vocabulary))
-        if foreign or not normalize_text(phrase):
-            writes = "".join(token for token in vocabulary if len(token) == 1 and token.isalpha())
-            raise HotwordError(f"hotword {phrase!r}: the model cannot write {''.join(foreign) or 'it'} "
-                               f"(it writes the letters {writes}, apostrophes and digits as words)")
-
-
-class _HotNode:
-    """A state of the hotword automaton: a character prefix of one or more phrases."""
-
-    __slots__ = ("children", "score", "boost", "fail")
-
-    def __init__(self) -> None:
-        self.children: dict[str, _HotNode] = {}
-        self.score = 0.0   # partial bonus held while the match is in progress
-        self.boost = 0.0   # bonus earned for good when a phrase ends here (> 0 marks an end)
-        self.fail: _HotNode | None = None
-
-
-class Hotwords:
-    """Contextual biasing over characters, in the spirit of sherpa-onnx's context graph.
-
-    Each phrase (one or more words) gets its boost spread over its characters plus the
-    closing space: a prefix that is part way through a phrase holds the proportional
-    share, loses it as soon as the next character leaves the phrase, and keeps the full
-    boost once the phrase is followed by a space or the end of the utterance. Matches
-    start only at word starts, so "cat" does not fire inside "concatenate"; after a
-    mismatch the automaton falls back (Aho-Corasick style) to the longest word-aligned
-    suffix that is still a phrase prefix. A phrase that completes ends the match, so a
-    phrase that starts another ("new" and "new york") lets only the shorter one score.
-    """
-
-    def __init__(self, phrases: Mapping[str, float]) -> None:
-        self.root = _HotNode()
-        self.words: set[str] = set()
-        for phrase, boost in phrases.items():
-            text = normalize_text(phrase)
-            if not text or boost <= 0:
-                continue
-            self.words.update(text.split())
-            node = self.root
-            full = text + " "
-            for i, ch in enumerate(full, 1):
-                node = node.children.setdefault(ch, _HotNode())
-                node.score = max(node.score, boost * i / len(full))
-            node.boost = max(node.boost, boost)
-        self._link()
-
-    def _link(self) -> None:
-        """Fail links: the longest proper suffix starting after a space that is a node."""
-        strings: dict[_HotNode, str] = {self.root: ""}
-        by_string: dict[str, _HotNode] = {"": self.root}
-        stack = [self.root]
-        while stack:
-            node = stack.pop()
-            for ch, child in node.children.items():
-                strings[child] = strings[node] + ch
-                by_string[strings[child]] = child
-                stack.append(child)
-        for node, text in strings.items():
-            node.fail = self.root
-            for i in range(1, len(text)):
-                if text[i - 1] == " " and text[i:] in by_string:
-                    node.fail = by_string[text[i:]]
-                    break
-
-    def step(self, node: _HotNode, ch: str, word_start: bool) -> tuple[_HotNode, float]:
-        """The next state after ``ch`` and the bonus earned for good (0 unless a phrase ends).
-
-        ``word_start`` says whether ``ch`` begins a word, the only place a match may begin.
-        """
-        current: _HotNode | None = node
-        while current is not None:
-            child = current.children.get(ch)
-            if child is not None and (current is not self.root or word_start):
-                if child.boost > 0:
-                    return self.root, child.boost
-                return child, 0.0
-            if current is self.root:
-                break
-            current = current.fail
-        return self.root, 0.0
-
-    def finish(self, node: _HotNode) -> float:
-        """The bonus earned if the utterance ends in ``node`` (a phrase lacking its space)."""
-        end = node.children.get(" ")
-        return end.boost if end is not None and end.boost > 0 else 0.0
 
 
 class _Prefix:
@@ -215,8 +97,9 @@ class BeamSearchDecoder:
     """
 
     def __init__(self, frame_shift: float, vocabulary: Sequence[str] = VOCABULARY,
-                 lm: ArpaLM | None = None, alpha: float = 0.5, beta: float = 1.0,
-                 beam_size: int = 16, top_k: int = 8, token_min_logp: float = -8.0,
+                 lm: ArpaLM | None = None, alpha: float = BEAM_DEFAULTS["prefix"][1],
+                 beta: float = BEAM_DEFAULTS["prefix"][2], beam_size: int = BEAM_DEFAULTS["prefix"][0],
+                 top_k: int = 8, token_min_logp: float = -8.0,
                  unk_score_offset: float = -10.0,
                  hotwords: Mapping[str, float] | None = None,
                  lm_cache_size: int = 100_000) -> None:

@@ -1,52 +1,13 @@
-"""CTC decoding: the decoder interface and the greedy (best-path) decoder.
-
-Decoders consume log-probabilities chunk by chunk so that a stream never re-decodes
-what it has already seen; offline decoding is the same call made once.
-"""
+"""The greedy (best-path) CTC decoder, and a recorder of log-probabilities."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from .text import VOCABULARY
-
-
-@dataclass(frozen=True)
-class Word:
-    """One recognized word with its time span in seconds and a confidence in [0, 1]."""
-
-    word: str
-    start: float
-    end: float
-    confidence: float
-
-
-@dataclass(frozen=True)
-class Result:
-    """A transcript and its words; ``text`` is the words joined by single spaces."""
-
-    text: str
-    words: tuple[Word, ...] = ()
-
-    def to_dict(self) -> dict:
-        return {"text": self.text,
-                "words": [{"word": w.word, "start": round(w.start, 3), "end": round(w.end, 3),
-                           "confidence": round(w.confidence, 3)} for w in self.words]}
-
-
-class Decoder(Protocol):
-    """What a stream needs from a decoder: incremental, per-stream state kept outside it."""
-
-    def new_state(self) -> Any:
-        """A fresh per-utterance state."""
-
-    def advance(self, state: Any, log_probs: np.ndarray) -> None:
-        """Consume ``log_probs`` of shape (frames, vocabulary) that follow those already seen."""
-
-    def result(self, state: Any, final: bool = False) -> Result:
-        """The best transcript so far; ``final`` marks the end of the utterance."""
+from ..results import Result, Word
+from ..text import VOCABULARY
 
 
 @dataclass

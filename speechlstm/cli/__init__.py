@@ -1,0 +1,67 @@
+"""The ``speechlstm`` command line: one module per command (transcribe, eval, export, live,
+train, build-lm, info), sharing :mod:`.common`.
+
+Exit codes: 0 success; 1 some inputs could not be transcribed (the rest were); 2 usage
+error; 3 the model bundle is missing or invalid; 4 an output could not be written;
+5 the audio input device is missing, busy or failed (``live``); 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..bundle import BundleError
+from . import build_lm, eval as eval_command, export, info, live, train, transcribe
+from .common import (EXIT_DEVICE, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_MODEL, EXIT_OUTPUT, EXIT_USAGE, CliError,
+                     StdoutError, silence_stdout, to_stderr, show_warnings)
+
+__all__ = ["EXIT_DEVICE", "EXIT_INPUT", "EXIT_INTERRUPTED", "EXIT_MODEL", "EXIT_OUTPUT", "EXIT_USAGE", "CliError",
+           "build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+    parser = argparse.ArgumentParser(
+        prog="speechlstm",
+        description="Streaming speech-to-text with a latency-controlled BiLSTM and CTC. "
+                    "Runs on CPU with torch, or on edge devices with onnxruntime.")
+    parser.add_argument("--version", action=info.Version, version=f"speechlstm {__version__}",
+                        help="show the version and the default model, then exit")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in (transcribe, train, eval_command, export, info, live, build_lm):
+        command.add_parser(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    for channel in (sys.stdout, sys.stderr):
+        if hasattr(channel, "reconfigure"):
+            channel.reconfigure(errors="surrogateescape")
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if rest and not getattr(args, "passthrough", False):
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.rest = rest
+    try:
+        with show_warnings(to_stderr):
+            return args.run(args)
+    except StdoutError as error:
+        print(f"speechlstm: error: {error}", file=sys.stderr)
+        silence_stdout()
+        return error.code
+    except CliError as error:
+        print(f"speechlstm: error: {error}", file=sys.stderr)
+        return error.code
+    except BundleError as error:
+        print(f"speechlstm: error: {error}", file=sys.stderr)
+        return EXIT_MODEL
+    except KeyboardInterrupt:
+        print("speechlstm: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        silence_stdout()
+        return EXIT_OUTPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""What every command shares: exit codes, the one-line error, option types, the model and
+decoding options, warnings as lines and atomic output files."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+from ..backends import BACKENDS
+from ..config import BEAM_DEFAULTS, DECODERS, DEFAULT_HOTWORD_BOOST, DecodingConfig, HotwordError
+from ..io.atomic import atomic_write
+from ..progress import BatchProgress
+from ..recognizer import RecognizerConfig
+
+
+EXIT_INPUT, EXIT_USAGE, EXIT_MODEL, EXIT_OUTPUT, EXIT_INTERRUPTED = 1, 2, 3, 4, 130
+
+EXIT_DEVICE = 5
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one line, mapped to an exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def positive(kind: type) -> Callable[[str], float]:
+    """An argparse type: ``kind(text)``, refused unless it is greater than zero."""
+    def parse(text: str):
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, got {text}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+positive_int = positive(int)
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (the library default) or more, got {text}")
+    return value
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """--model, --threads, --backend and the decoding options, shared by every recognizing command."""
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", type=Path, help="model bundle (default: the shipped English model)")
+    group.add_argument("--threads", type=non_negative_int, default=RecognizerConfig.threads,
+                       help=f"CPU threads for the model (default: {RecognizerConfig.threads}, never slower than "
+                            "more in README's measurements; 0: the library's default, one per core)")
+    group.add_argument("--backend", choices=("auto", *BACKENDS), default="auto",
+                       help="torch; onnx or onnx-int8 (exported graphs run by onnxruntime, no torch needed); "
+                            "auto (default): onnx-int8 when its files lie next to the bundle, else torch")
+    add_decoder_options(parser)
+
+
+def recognizer_from_args(args: argparse.Namespace, **fixed):
+    """Load the Recognizer that the model and decoding options ask for."""
+    from ..recognizer import Recognizer
+
+    config = recognizer_config(args, **fixed)
+    try:
+        return Recognizer.from_config(config)
+    except HotwordError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
+
+
+def recognizer_config(args: argparse.Namespace, **fixed) -> RecognizerConfig:
+    """The RecognizerConfig that the model and decoding options ask for (what worker processes load)."""
+    try:
+        config = RecognizerConfig(model=args.model, threads=max(0, args.threads), backend=args.backend)
+        return config.with_options(**decoder_options(args), **fixed)
+    except HotwordError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
+
+
+def add_decoder_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("decoding")
+    group.add_argument("--decoder", choices=DECODERS, default=DecodingConfig.decoder,
+                       help="beam (default): lexicon if flashlight-text is installed, else prefix; lexicon: "
+                            "flashlight-text's lexicon beam search over the LM's words (and hotwords) with KenLM; "
+                            "prefix: CTC prefix beam search, any spelling; both use the word LM and hotwords; "
+                            "greedy: best path, fastest")
+    group.add_argument("--beam-size", type=positive_int, default=None,
+                       help=f"beam width (default: {_tuned(0)})")
+    group.add_argument("--lm", default=None, metavar="PATH|none",
+                       help="ARPA language model (.arpa or .arpa.gz) for the beam decoder; default: lm.arpa.gz "
+                            "beside --model, else the shipped English LM; 'none' decodes without an LM")
+    group.add_argument("--lm-weight", type=float, default=None,
+                       help=f"language model weight (alpha; default tuned on dev: {_tuned(1)})")
+    group.add_argument("--word-bonus", type=float, default=None,
+                       help=f"score added per word (beta; default {_tuned(2)})")
+    group.add_argument("--hotword", action="append", default=[], metavar="PHRASE[:BOOST]",
+                       help=f"boost a word or phrase during beam search (repeatable; default boost "
+                            f"{DEFAULT_HOTWORD_BOOST:g})")
+    group.add_argument("--hotwords-file", type=Path,
+                       help="file with one PHRASE[:BOOST] per line, added to --hotword")
+
+
+def _tuned(index: int) -> str:
+    """One tuned beam setting of each beam decoder, for --help: '50 lexicon, 16 prefix'."""
+    return ", ".join(f"{values[index]:g} {kind}" for kind, values in sorted(BEAM_DEFAULTS.items()))
+
+
+def _parse_hotword(spec: str) -> tuple[str, float]:
+    phrase, colon, boost = spec.rpartition(":")
+    if not colon:
+        return spec.strip(), DEFAULT_HOTWORD_BOOST
+    try:
+        return phrase.strip(), float(boost)
+    except ValueError:
+        raise CliError(f"bad hotword {spec!r}: expected PHRASE or PHRASE:BOOST", EXIT_USAGE) from None
+
+
+def decoder_options(args: argparse.Namespace) -> dict:
+    """RecognizerConfig fields from the decoding options."""
+    specs = list(args.hotword)
+    if args.hotwords_file:
+        try:
+            specs += [line for line in args.hotwords_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except OSError as error:
+            raise CliError(f"cannot read hotwords file {args.hotwords_file}: {error.strerror}", EXIT_USAGE) from None
+    hotwords = tuple(_parse_hotword(spec) for spec in specs)
+    if hotwords and args.decoder == "greedy":
+        raise CliError("--hotword needs a beam decoder (--decoder beam, lexicon or prefix)", EXIT_USAGE)
+    lm = None if args.lm == "none" else Path(args.lm) if args.lm else "auto"
+    return {"decoder": args.decoder, "beam_size": args.beam_size, "lm": lm, "lm_weight": args.lm_weight,
+            "word_bonus": args.word_bonus, "hotwords": hotwords}
+
+
+class StdoutError(CliError):
+    """Standard output refused a result (a full disk, /dev/full): exit 4, nothing left to flush."""
+
+
+def print_result(progress: BatchProgress, text: str) -> None:
+    try:
+        progress.write(text, sys.stdout)
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        raise StdoutError(f"cannot write to standard output: {error.strerror or error}", EXIT_OUTPUT) from None
+
+
+def to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+@contextmanager
+
+
+def show_warnings(write: Callable[[str], None]) -> Iterator[None]:
+    """Warnings (a truncated file, an empty one, an ignored option) as one line each, through ``write``."""
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        write(f"speechlstm: warning: {message}")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = show
+        yield
+
+
+def write_output(path: Path, content: str) -> None:
+    try:
+        atomic_write(path, content)
+    except OSError as error:
+        raise CliError(f"cannot write {path}: {error.strerror or error}", EXIT_OUTPUT) from None
+
+
+def check_writable(path: Path) -> None:
+    """Refuse an output path that cannot be written, before hours of work go into it."""
+    if path.is_dir():
+        raise CliError(f"cannot write {path}: it is a directory", EXIT_OUTPUT)
+    folder = path.parent
+    if not folder.is_dir():
+        raise CliError(f"cannot write {path}: output directory does not exist: {folder}", EXIT_OUTPUT)
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise CliError(f"cannot write {path}: permission denied", EXIT_OUTPUT)
+
+
+def make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CliError(f"cannot create output directory {folder}: {error.strerror or error}", EXIT_OUTPUT) from None
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the exit's flush of what stdout refused raises nothing."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+

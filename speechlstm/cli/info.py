@@ -1,0 +1,39 @@
+"""``speechlstm info`` and ``--version``: the model card."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+class Version(argparse._VersionAction):
+    """--version names the default model too (read only when asked for)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from ..bundle import BundleError, model_card
+        try:
+            card = model_card()
+            model = f"model: {card['model']}, training step {card['training step']}"
+        except BundleError as error:
+            model = f"model: none ({error})"
+        print(f"{self.version}\n{model}")
+        parser.exit()
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "info", help="print a model's card: languages, size, audio, latency, training data, dev WER",
+        description="Print the essentials of a model bundle from its header: languages, vocabulary, "
+                    "architecture, parameters, file size, sample rate, streaming latency (chunk and right "
+                    "context), training data hours and the dev WER the trainer recorded, if any.")
+    parser.add_argument("model", nargs="?", type=Path, help="model bundle (default: the shipped English model)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..bundle import model_card
+
+    card = model_card(args.model)
+    width = max(map(len, card))
+    for key, value in card.items():
+        print(f"{key + ':':<{width + 1}} {value}")
+    return 0

@@ -1,0 +1,295 @@
+"""``speechlstm transcribe``: audio files to text, JSON lines or subtitles."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from ..config import HotwordError
+from ..io.audio import STDIN, audio_duration
+from ..io.formats import ALL, EXTENSIONS, FORMATS, to_json_line, to_srt, to_vtt
+from ..progress import BatchProgress
+from .common import (EXIT_INPUT, EXIT_OUTPUT, EXIT_USAGE, CliError, make_folder, positive_int, print_result,
+                     write_output, add_model_options, recognizer_config, show_warnings, to_stderr)
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "transcribe", help="transcribe audio files",
+        description="Transcribe audio files: WAV, FLAC, OGG/Opus, MP3 (libsndfile) and, through FFmpeg "
+                    "(PyAV), M4A/AAC, WebM, MP4 and other containers, at any sample rate and channel count. "
+                    "'-' reads standard input; pipes and devices work too. A file that fails gets a "
+                    "one-line error; the others are still transcribed and the exit code is 1. A file "
+                    "holding no samples transcribes, like silence, to empty text (with a warning). On a "
+                    "terminal, stderr shows a progress bar (files, audio done, real-time factor, ETA). "
+                    "For archives: --jobs N runs N worker processes, --manifest and --recursive list the "
+                    "inputs, --resume -o out.jsonl survives interruption, --ray runs on a Ray cluster.",
+        epilog="examples:\n  speechlstm transcribe samples/*.wav\n"
+               "  cat talk.wav | speechlstm transcribe -\n"
+               "  speechlstm transcribe --mode streaming --chunk-ms 200 talk.flac\n"
+               "  speechlstm transcribe --format srt --output-dir subs/ a.mp3 b.ogg\n"
+               "  speechlstm transcribe --format all --output-dir out/ lecture.m4a\n"
+               "  speechlstm transcribe --jobs 0 --recursive --resume -o archive.jsonl /archive/\n"
+               "  speechlstm transcribe --ray auto --manifest files.txt -o /shared/out.jsonl",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("files", nargs="*", type=Path, metavar="FILE",
+                        help="audio files; '-' for standard input; folders with --recursive")
+    parser.add_argument("--mode", choices=("offline", "streaming"), default="offline",
+                        help="offline: full BiLSTM over each file (over segments of at most 30 s cut at "
+                             "pauses when it is longer than a minute); streaming: the chunked model fed "
+                             "block by block as a live source would; both in bounded memory for long files")
+    parser.add_argument("--chunk-ms", type=positive_int,
+                        help="block size fed to the stream in streaming mode (default: 100; does not change "
+                             "the text); ignored, with a warning, in offline mode")
+    parser.add_argument("--format", choices=(*FORMATS, "all", "parquet"), default=None,
+                        help="text (default; json with --resume or --ray): the transcript, one line per input, "
+                             "whether one input or many; tsv: PATH<TAB>TEXT per input; json: one object per "
+                             "input per line (path, text, duration, words; path and error for a file that "
+                             "failed with --resume or --ray); srt or vtt: subtitles; all: txt, json, srt and "
+                             "vtt files (needs --output-dir); parquet: with --ray, Parquet shards and file")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("-o", "--output", type=Path, help="write all results to this file instead of stdout")
+    output.add_argument("--output-dir", type=Path,
+                        help="write STEM.EXT per input into this folder (created if missing); inputs with "
+                             "the same stem get STEM-1, STEM-2... in input order (a/x.flac b/x.wav: x.txt "
+                             "x-1.txt); standard input is named stdin")
+    add_model_options(parser)
+    add_batch_options(parser)
+    parser.set_defaults(run=run)
+
+
+def add_batch_options(parser: argparse.ArgumentParser) -> None:
+    """The options of ``speechlstm transcribe`` for archives: workers, input lists, resuming, Ray."""
+    group = parser.add_argument_group("batch", "many files: all cores, input lists, interruption, a cluster")
+    group.add_argument("--jobs", type=_jobs, default=None, metavar="N",
+                       help="worker processes, each loading the model once and running it on --threads "
+                            "threads (default 1): N files are transcribed at a time, with the same text as "
+                            "--jobs 1 and results in input order; 0: one per core (with --ray: the actor "
+                            "pool size, default one per CPU of the cluster)")
+    group.add_argument("--manifest", type=Path, action="append", default=[], metavar="LIST",
+                       help="read the inputs from LIST (repeatable), after any FILEs: a TSV manifest with a "
+                            "path column (speechlstm eval's and training's; a duration column feeds the "
+                            "progress bar) or a plain list, one path a line; relative paths are relative to LIST")
+    group.add_argument("--recursive", action="store_true",
+                       help="a folder among the FILEs stands for every audio file under it (by extension: "
+                            ".wav .flac .mp3 .ogg .opus .m4a ...), in sorted order")
+    group.add_argument("--resume", action="store_true",
+                       help="with -o FILE: append one JSON line per file as it finishes (flushed whole; a "
+                            "failed file as {path, error}) and skip the files FILE already holds a text for, "
+                            "so a killed or failed run continues where it stopped; lines come in the order "
+                            "files finish, and the last line of a path counts")
+    group.add_argument("--ray", metavar="ADDRESS",
+                       help="run on a Ray cluster with Ray Data (pip install 'speechlstm[ray]'): 'auto' joins "
+                            "the cluster this machine belongs to (ray start), 'local' starts one here, or a "
+                            "head address; an actor pool of recognizers (the model loaded once per actor) "
+                            "writes JSONL (or --format parquet) shards, merged into -o in input order")
+    group.add_argument("--shards-dir", type=Path, metavar="DIR",
+                       help="with --ray: where the workers write their shards (default: OUTPUT.shards/ beside "
+                            "-o); on a cluster, storage every node sees at the same path")
+
+
+def _jobs(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (one per core) or more, got {text}")
+    return value
+
+
+def _render(fmt: str, transcript) -> str:
+    if fmt == "json":
+        return to_json_line(transcript.to_dict())
+    if fmt == "srt":
+        return to_srt(transcript.result.words)
+    if fmt == "vtt":
+        return to_vtt(transcript.result.words)
+    if fmt == "tsv":
+        return f"{transcript.path}\t{transcript.text}\n"
+    return transcript.text + "\n"
+
+
+def output_stems(paths: list[Path]) -> list[str]:
+    """The name of each input's outputs in --output-dir: its stem, made unique in input order
+    (a/x.flac b/x.wav give x and x-1); standard input is ``stdin``."""
+    taken: set[str] = set()
+    stems = []
+    for path in paths:
+        stem = "stdin" if str(path) == STDIN else path.stem
+        candidate, number = stem, 0
+        while candidate in taken:
+            number += 1
+            candidate = f"{stem}-{number}"
+        taken.add(candidate)
+        stems.append(candidate)
+    return stems
+
+
+def _show_partial(progress: BatchProgress, args: argparse.Namespace, partial) -> None:
+    """Ctrl-C in streaming mode: the text decoded so far goes where results go to stdout
+    (output files keep their previous content); main then exits 130."""
+    progress.message(f"speechlstm: partial result of {partial.path} (first {partial.duration:.1f} s)")
+    if not (args.output or args.output_dir) and args.format in ("text", "tsv", "json"):
+        print_result(progress, _render(args.format, partial))
+
+
+def _check_batch_options(args: argparse.Namespace) -> None:
+    """What --resume, --jobs and --ray need: a JSON-lines (or Parquet) file to write, files to read."""
+    batch = args.resume or args.ray
+    if args.format is None:
+        args.format = "json" if batch else "text"
+    if args.resume and not args.output:
+        raise CliError("--resume needs -o FILE: the JSON-lines file it appends to and reads back", EXIT_USAGE)
+    if args.ray and not args.output:
+        raise CliError("--ray needs -o FILE: the merged output (shards go to --shards-dir)", EXIT_USAGE)
+    allowed = ("json", "parquet") if args.ray and not args.resume else ("json",)
+    if batch and args.format not in allowed:
+        raise CliError(f"--format {args.format} does not go with {'--resume' if args.resume else '--ray'}: it "
+                       f"writes {' or '.join(allowed)}", EXIT_USAGE)
+    if args.format == "parquet" and not args.ray:
+        raise CliError("--format parquet needs --ray (Parquet is written by Ray Data)", EXIT_USAGE)
+    if args.shards_dir and not args.ray:
+        raise CliError("--shards-dir goes with --ray", EXIT_USAGE)
+    if args.jobs is None:
+        args.jobs = 0 if args.ray else 1
+    if (args.jobs != 1 or args.ray) and any(str(path) == STDIN for path in args.files):
+        raise CliError("standard input ('-') can only be read with --jobs 1, without --ray", EXIT_USAGE)
+
+
+def _check_transcribe_options(args: argparse.Namespace) -> None:
+    """Usage and output problems, found before any model is loaded or input read."""
+    _check_batch_options(args)
+    if args.format in ("srt", "vtt") and len(args.files) > 1 and not args.output_dir:
+        raise CliError(f"--format {args.format} with several files needs --output-dir", EXIT_USAGE)
+    if args.format == "all" and not args.output_dir:
+        raise CliError("--format all writes one file per format: it needs --output-dir", EXIT_USAGE)
+    if args.chunk_ms and args.mode == "offline":
+        warnings.warn("--chunk-ms only applies to --mode streaming; offline mode reads each file whole")
+    if args.output and not args.output.parent.is_dir():
+        raise CliError(f"output directory does not exist: {args.output.parent}", EXIT_OUTPUT)
+    if args.output_dir:
+        make_folder(args.output_dir)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..batch import BatchError, ResumeLog, collect_inputs
+
+    try:
+        inputs = collect_inputs(args.files, args.manifest, args.recursive)
+    except BatchError as error:
+        raise CliError(str(error), EXIT_INPUT) from None
+    if not inputs:
+        raise CliError("no input files: give FILE..., --manifest LIST or a folder with --recursive", EXIT_USAGE)
+    args.files = [item.path for item in inputs]
+    _check_transcribe_options(args)
+    config = recognizer_config(args, mode=args.mode, **({"chunk_ms": args.chunk_ms} if args.chunk_ms else {}))
+    if not args.resume:
+        return _run_on_ray(args, config, inputs) if args.ray else _transcribe_inputs(args, config, inputs)
+    try:
+        resume = ResumeLog(args.output).open()
+    except BatchError as error:
+        raise CliError(str(error), EXIT_OUTPUT) from None
+    except OSError as error:
+        raise CliError(f"cannot write {args.output}: {error.strerror or error}", EXIT_OUTPUT) from None
+    with resume:
+        todo = [item for item in inputs if os.fsdecode(item.path) not in resume.done]
+        if len(todo) < len(inputs):
+            to_stderr(f"speechlstm: {args.output} already holds {len(inputs) - len(todo)} of the "
+                      f"{len(inputs)} files; transcribing the other {len(todo)}")
+        if not todo:
+            return 0
+        return _run_on_ray(args, config, todo, resume) if args.ray else _transcribe_inputs(args, config, todo, resume)
+
+
+def _run_on_ray(args: argparse.Namespace, config, inputs: list, resume=None) -> int:
+    """--ray: decode on a Ray cluster (speechlstm.ray_batch), then write the merged output: -o in
+    input order, or appended to --resume's log. Ray draws its own progress bars."""
+    from ..ray_batch import RayBatchError, record, transcribe_on_ray, write_parquet
+    from ..recognizer import Recognizer
+
+    try:
+        Recognizer.from_config(config)  # a model or decoder problem fails here, before a cluster starts
+    except HotwordError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
+    shards = args.shards_dir or args.output.with_name(args.output.name + ".shards")
+    try:
+        rows = transcribe_on_ray(config, [os.fsdecode(item.path) for item in inputs], args.ray, args.jobs, shards,
+                                 args.format)
+    except RayBatchError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
+    failures = 0
+    for row in rows:
+        for warning in row["warnings"]:
+            to_stderr(f"speechlstm: warning: {warning}")
+        if row["error"] is not None:
+            failures += 1
+            to_stderr(f"speechlstm: error: {row['error']}")
+        if resume:
+            _append(resume, record(row))
+    if args.format == "parquet":
+        try:
+            write_parquet(rows, args.output)
+        except OSError as error:
+            raise CliError(f"cannot write {args.output}: {error.strerror or error}", EXIT_OUTPUT) from None
+    elif not resume:
+        write_output(args.output, "".join(to_json_line(record(row)) for row in rows))
+    return EXIT_INPUT if failures else 0
+
+
+def _transcribe_inputs(args: argparse.Namespace, config, inputs: list, resume=None) -> int:
+    """Transcribe ``inputs`` (batch.Input) in this process or in --jobs worker processes and write
+    each result where the options say: stdout and -o in input order; --resume's log and
+    --output-dir files as each file finishes."""
+    from contextlib import closing
+
+    from ..batch import in_input_order, transcribe_batch
+    from ..recognizer import Interrupted
+
+    paths = [os.fsdecode(item.path) for item in inputs]
+    formats = ALL if args.format == "all" else (args.format,)
+    stems = output_stems([item.path for item in inputs]) if args.output_dir else None
+    on_terminal = sys.stderr.isatty()
+    durations = [item.duration if item.duration is not None or not on_terminal else audio_duration(item.path)
+                 for item in inputs]
+    collected, failures = [], 0
+    try:
+        with BatchProgress(durations) as progress, show_warnings(progress.message), \
+                closing(transcribe_batch(config, paths, args.jobs)) as outcomes:
+            try:
+                for outcome in outcomes if resume or stems else in_input_order(outcomes):
+                    for warning in outcome.warnings:
+                        progress.message(f"speechlstm: warning: {warning}")
+                    if resume:
+                        _append(resume, outcome.record())
+                    duration, transcript = durations[outcome.index], outcome.transcript
+                    if transcript is None:
+                        failures += 1
+                        progress.message(f"speechlstm: error: {outcome.error}")
+                        progress.done(duration or 0.0)
+                        continue
+                    progress.done(transcript.duration, known=duration is not None)
+                    if resume:
+                        continue
+                    if stems:
+                        for fmt in formats:
+                            write_output(args.output_dir / f"{stems[outcome.index]}.{EXTENSIONS[fmt]}",
+                                         _render(fmt, transcript))
+                    elif args.output:
+                        collected.append(_render(args.format, transcript))
+                    else:
+                        print_result(progress, _render(args.format, transcript))
+            except Interrupted as interrupt:
+                _show_partial(progress, args, interrupt.partial)
+                raise
+    except HotwordError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
+    if args.output and collected and not resume:
+        write_output(args.output, "".join(collected))
+    return EXIT_INPUT if failures else 0
+
+
+def _append(resume, record: dict) -> None:
+    try:
+        resume.append(record)
+    except OSError as error:
+        raise CliError(f"cannot write {resume.path}: {error.strerror or error}", EXIT_OUTPUT) from None

@@ -1,0 +1,186 @@
+"""Every setting of the pipeline as a frozen, validated dataclass, in one torch-free module.
+
+* :class:`FrontendConfig`: the features a model was trained on (stored in every bundle).
+* :class:`ModelConfig`: the network's shape and streaming geometry (stored in every bundle).
+* :class:`StreamingConfig`: how a file is fed to a stream (block size).
+* :class:`DecodingConfig`: greedy or beam search, the LM, its weights and hotwords.
+* :class:`EndpointConfig`: when a live utterance ends.
+
+A bad value fails where the config is made, with a message that names the setting.
+The defaults written here are the only ones: the CLI, the trainer and the decoders read them.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+
+def _positive_int(owner: str, name: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{owner} setting {name!r} must be a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True)
+class FrontendConfig:
+    """Everything that fixes the features a model was trained on."""
+
+    sample_rate: int = 16000
+    n_fft: int = 512
+    win_length: int = 400
+    hop_length: int = 160
+    n_mels: int = 80
+    f_min: float = 20.0
+    f_max: float = 7600.0
+    log_floor: float = 1e-6
+
+    def __post_init__(self) -> None:
+        for name in ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels"):
+            _positive_int("frontend", name, getattr(self, name))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "FrontendConfig":
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of the network and its streaming geometry (chunk and right context in 30 ms steps)."""
+
+    n_mels: int = 80
+    stack: int = 3
+    hidden: int = 288
+    layers: int = 4
+    vocab_size: int = 29
+    dropout: float = 0.2
+    chunk: int = 10
+    right: int = 8
+    phone_vocab_size: int = 0
+    """Outputs of the auxiliary phone CTC head on the top layer (0: no phone head)."""
+
+    def __post_init__(self) -> None:
+        for name in ("n_mels", "stack", "hidden", "layers", "vocab_size", "chunk"):
+            _positive_int("model", name, getattr(self, name))
+        for name in ("right", "phone_vocab_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"model setting {name!r} must be a non-negative integer, got {value!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"model setting 'dropout' must be in [0, 1), got {self.dropout!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ModelConfig":
+        """Build from a header's ``model`` section; an unknown key raises TypeError."""
+        return cls(**data)
+
+
+MODES = ("offline", "streaming")
+
+
+@dataclass(frozen=True)
+class StreamingConfig:
+    """``chunk_ms`` is the block size a streaming file transcription feeds; it never changes the text."""
+
+    chunk_ms: int = 100
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.chunk_ms, int) or self.chunk_ms <= 0:
+            raise ValueError(f"chunk_ms must be positive, got {self.chunk_ms}")
+
+
+DECODERS = ("greedy", "beam", "prefix", "lexicon")
+"""``beam`` is ``lexicon`` (flashlight-text's LexiconDecoder) when flashlight-text is installed and
+an LM is used, else ``prefix`` (our CTC prefix beam search)."""
+BEAM_DEFAULTS = {"prefix": (16, 0.8, 3.5), "lexicon": (50, 0.7, -1.0)}
+"""Beam size, LM weight and word bonus of each beam decoder, tuned on dev for the shipped model
+and LM with tools/compare_decoders.py (RESULTS.md)."""
+DEFAULT_HOTWORD_BOOST = 8.0
+
+
+class HotwordError(ValueError):
+    """Hotwords given in a shape the decoder does not take, or with characters the model cannot write."""
+
+
+Hotwords = tuple[tuple[str, float], ...]
+
+
+def hotword_boosts(hotwords: Mapping[str, float] | Sequence[str | tuple[str, float]] | None) -> dict[str, float]:
+    """``{phrase: boost}`` from a mapping, or from a sequence of phrases (boost
+    :data:`DEFAULT_HOTWORD_BOOST`) and ``(phrase, boost)`` pairs."""
+    expected = "hotwords must be phrases or (phrase, boost) pairs, e.g. ['Marianne', ('New York', 10.0)]"
+    if hotwords is None:
+        return {}
+    if isinstance(hotwords, str):
+        raise HotwordError(f"{expected}, not one string")
+    boosts = {}
+    for item in hotwords.items() if isinstance(hotwords, Mapping) else hotwords:
+        if isinstance(item, str):
+            item = (item, DEFAULT_HOTWORD_BOOST)
+        if not (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], str)
+                and isinstance(item[1], (int, float)) and not isinstance(item[1], bool)):
+            raise HotwordError(f"{expected}; got {item!r}")
+        boosts[item[0]] = float(item[1])
+    return boosts
+
+
+@dataclass(frozen=True)
+class DecodingConfig:
+    """Which decoder, with which LM and hotwords.
+
+    ``lm`` is an ARPA file, None for no LM, or ``auto``: the one beside the model, else the
+    shipped one. ``beam_size``, ``lm_weight`` and ``word_bonus`` left at None take the tuned
+    values of the beam decoder in use (:data:`BEAM_DEFAULTS`). ``hotwords``: (phrase, boost)
+    pairs, bare phrases (boost 8) or a {phrase: boost} dict; streams may add their own.
+    """
+
+    decoder: str = "beam"
+    beam_size: int | None = None
+    lm: str | Path | None = "auto"
+    lm_weight: float | None = None
+    word_bonus: float | None = None
+    hotwords: Hotwords = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hotwords", tuple(hotword_boosts(self.hotwords).items()))
+        if self.decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {DECODERS}, got {self.decoder!r}")
+        if self.beam_size is not None and self.beam_size <= 0:
+            raise ValueError(f"beam_size must be positive, got {self.beam_size}")
+
+    def beam_settings(self, kind: str) -> tuple[int, float, float]:
+        """Beam size, LM weight and word bonus for beam decoder ``kind``: given, else tuned."""
+        return tuple(tuned if given is None else given for given, tuned in
+                     zip((self.beam_size, self.lm_weight, self.word_bonus), BEAM_DEFAULTS[kind]))
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """When an utterance ends (seconds; ``silence_dbfs`` is the RMS level counted as silence).
+
+    An utterance ends after ``trailing_silence`` once something was recognized, after
+    ``trailing_silence_no_speech`` if nothing was (the stream restarts without an event), and
+    at ``max_utterance`` in any case. Trailing silence is the longer of two measures: decoded
+    audio after the last emitted character (works in steady noise), and audio below
+    ``silence_dbfs`` in 10 ms frames (works when a model emits characters on noise).
+    """
+
+    trailing_silence: float = 0.8
+    trailing_silence_no_speech: float = 2.4
+    max_utterance: float = 20.0
+    silence_dbfs: float = -50.0
+
+    def __post_init__(self) -> None:
+        for name in ("trailing_silence", "trailing_silence_no_speech", "max_utterance"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+
+def field_names(cls: type) -> frozenset[str]:
+    """The field names of a config dataclass."""
+    return frozenset(f.name for f in fields(cls))
