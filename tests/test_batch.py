@@ -133,8 +133,10 @@ def test_killed_run_resumes_with_whole_lines(tiny_bundle, tmp_path):
 
 
 def test_interrupt_stops_the_workers(tiny_bundle, tmp_path):
-    """Ctrl-C (SIGINT to the parent) stops a --jobs run at once with exit 130, whole lines only."""
-    files = [str(CLIPS[number % len(CLIPS)]) for number in range(40)]
+    """Ctrl-C (SIGINT to the parent) stops a --jobs run at once with exit 130, whole lines only.
+
+    400 files: a loaded machine can leave this poll asleep while 40 tiny-model files all finish."""
+    files = [str(CLIPS[number % len(CLIPS)]) for number in range(400)]
     log = tmp_path / "out.jsonl"
     command = [sys.executable, "-m", "speechlstm", "transcribe", "--model", str(tiny_bundle), "--decoder", "greedy",
                "--jobs", "2", "--resume", "-o", str(log), *files]

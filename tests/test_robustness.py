@@ -552,7 +552,7 @@ def test_failed_write_leaves_no_partial_file(capsys, tiny_bundle, files, tmp_pat
     def failing_replace(source, destination):
         raise failure
 
-    monkeypatch.setattr("speechlstm.formats.os.replace", failing_replace)
+    monkeypatch.setattr("speechlstm.io.atomic.os.replace", failing_replace)
     code, _, err = _cli(capsys, "transcribe", "--model", tiny_bundle, "--format", "json", "-o", target,
                         files / "silence.wav", files / "stereo.wav")
     assert code == (4 if isinstance(failure, OSError) else 130)
