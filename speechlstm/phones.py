@@ -24,21 +24,28 @@ def strip_stress(phone: str) -> str:
     return phone.rstrip("012")
 
 
-def read_lexicon(path: str | Path) -> dict[str, tuple[str, ...]]:
-    """``WORD<TAB>PHONES`` lines (gzip or plain) to the first pronunciation of each word.
-
-    Words are stored normalized (lower case, as :func:`normalize_text` writes them).
-    """
+def read_pronunciations(path: str | Path) -> dict[str, list[tuple[str, ...]]]:
+    """``WORD<TAB>PHONES`` lines (gzip or plain) to every distinct pronunciation of each word, in
+    file order, stress removed. Words are stored normalized (lower case, as :func:`normalize_text`
+    writes them)."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    lexicon: dict[str, tuple[str, ...]] = {}
+    lexicon: dict[str, list[tuple[str, ...]]] = {}
     with opener(path, "rt", encoding="utf-8") as handle:
         for line in handle:
             word, _, phones = line.rstrip("\n").partition("\t")
             word = word.strip().lower()
-            if word and phones and word not in lexicon:
-                lexicon[word] = tuple(strip_stress(p) for p in phones.split())
+            if word and phones:
+                variants = lexicon.setdefault(word, [])
+                pronunciation = tuple(strip_stress(p) for p in phones.split())
+                if pronunciation not in variants:
+                    variants.append(pronunciation)
     return lexicon
+
+
+def read_lexicon(path: str | Path) -> dict[str, tuple[str, ...]]:
+    """The first pronunciation of each word of :func:`read_pronunciations` (the training targets)."""
+    return {word: variants[0] for word, variants in read_pronunciations(path).items()}
 
 
 def text_to_phone_ids(text: str, lexicon: dict[str, tuple[str, ...]]) -> list[int] | None:

@@ -13,7 +13,6 @@ model in full (offline) and in chunked mode (what streaming computes) and are ca
 from __future__ import annotations
 
 import argparse
-import gzip
 import math
 import time
 from pathlib import Path
@@ -22,15 +21,13 @@ import numpy as np
 import torch
 from flashlight.lib.text.decoder import (CriterionType, LexiconDecoder, LexiconDecoderOptions, SmearingMode,
                                          Trie)
-from flashlight.lib.text.decoder.kenlm import KenLM
-from flashlight.lib.text.dictionary import Dictionary
 
 from speechlstm.bundle import DEFAULT_BUNDLE, DEFAULT_LM, load_bundle
-from speechlstm.decode.flashlight import read_unigrams
+from speechlstm.decode.flashlight import load_model
 from speechlstm.io.audio import read_audio
 from speechlstm.io.manifest import read_manifest
 from speechlstm.nn.model import model_from_bundle
-from speechlstm.phones import PHONES, WORD_BOUNDARY, strip_stress
+from speechlstm.phones import PHONES, WORD_BOUNDARY, read_pronunciations
 from speechlstm.scoring import score
 
 
@@ -57,21 +54,6 @@ def phone_log_probs(model_path: Path, paths: list[Path], cache: Path) -> tuple[l
     return offline, streaming
 
 
-def pronunciations(lexicon: Path) -> dict[str, list[tuple[str, ...]]]:
-    """Every pronunciation of each word, stress removed, in file order."""
-    result: dict[str, list[tuple[str, ...]]] = {}
-    with gzip.open(lexicon, "rt", encoding="utf-8") if lexicon.suffix == ".gz" else open(lexicon) as handle:
-        for line in handle:
-            word, _, phones = line.rstrip("\n").partition("\t")
-            word = word.strip().lower()
-            if word and phones:
-                variants = result.setdefault(word, [])
-                pron = tuple(strip_stress(p) for p in phones.split())
-                if pron not in variants:
-                    variants.append(pron)
-    return result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--manifest", type=Path, default=Path("../shared/data/dev.tsv"))
@@ -88,20 +70,14 @@ def main() -> None:
     torch.set_num_threads(1)
     utterances = read_manifest(args.manifest)
     offline, streaming = phone_log_probs(args.model, [u.path for u in utterances], args.cache)
-    words, unigram = read_unigrams(args.lm)
-    if "<unk>" not in words:
-        words.append("<unk>")
-        unigram.append(-100.0)
-    dictionary = Dictionary()
-    for word in words:
-        dictionary.add_entry(word)
-    kenlm = KenLM(str(args.lm), dictionary)
+    lm = load_model(args.lm)
+    words = lm.words
     index = {p: i for i, p in enumerate(PHONES)}
     boundary = index[WORD_BOUNDARY]
     trie = Trie(len(PHONES), boundary)
-    prons = pronunciations(args.lexicon)
+    prons = read_pronunciations(args.lexicon)
     entries = 0
-    for label, (word, logp) in enumerate(zip(words, unigram)):
+    for label, (word, logp) in enumerate(zip(words, lm.unigram)):
         for pron in prons.get(word, [])[:args.variants]:
             if all(p in index for p in pron):
                 trie.insert([index[p] for p in pron] + [boundary], label, logp)
@@ -121,7 +97,7 @@ def main() -> None:
         for matrices in (offline, streaming):
             hyps = []
             for log_probs in matrices:
-                decoder = LexiconDecoder(options, trie, kenlm, boundary, 0, words.index("<unk>"), [], False)
+                decoder = LexiconDecoder(options, trie, lm.kenlm, boundary, 0, lm.unk, [], False)
                 emissions = np.ascontiguousarray(np.concatenate([log_probs.astype(np.float32), end]))
                 best = decoder.decode(emissions.ctypes.data, emissions.shape[0], emissions.shape[1])[0]
                 hyps.append(" ".join(words[i] for i in best.words if i >= 0))
