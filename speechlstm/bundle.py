@@ -49,17 +49,19 @@ DEFAULT_BUNDLE = MODELS_DIR / "speechlstm-en.safetensors"
 LM_FILE = "lm.arpa.gz"
 DEFAULT_LM = MODELS_DIR / LM_FILE
 """The shipped language model."""
+LEXICON_FILE = "lexicon.txt.gz"
+"""Pronunciations of the LM's words, for decoding a model's phone head."""
 
 
-def default_lm(model: str | Path | None) -> Path:
-    """The LM a model comes with: ``lm.arpa.gz`` in the model's folder (or in ``model`` itself
-    when it names a folder), else the shipped LM."""
+def companion_file(model: str | Path | None, name: str) -> Path:
+    """The file ``name`` (:data:`LM_FILE`, :data:`LEXICON_FILE`) a model comes with: in the
+    model's folder (or in ``model`` itself when it names a folder), else the shipped one."""
     if model is not None:
         path = Path(model)
-        beside = (path if path.is_dir() else path.parent) / LM_FILE
+        beside = (path if path.is_dir() else path.parent) / name
         if beside.is_file():
             return beside
-    return DEFAULT_LM
+    return MODELS_DIR / name
 
 
 class BundleError(ValueError):
@@ -268,6 +270,8 @@ def model_card(path: str | Path | None = None) -> dict[str, str]:
                                               else "not recorded"),
         "vocabulary": f"{len(bundle.vocabulary)} CTC symbols: "
                       + " ".join(repr(t) if t.strip() in ("", "'") else t for t in bundle.vocabulary),
+        "phone head": (f"{model.phone_vocab_size} CTC symbols (blank, word boundary, ARPAbet phones), "
+                       "decoded through lexicon.txt.gz and the LM" if model.phone_vocab_size else "none"),
         "architecture": f"{model.layers} BiLSTM layers x {model.hidden} units per direction, "
                         f"{model.stack} frames stacked into {1000 * bundle.frame_shift:.0f} ms steps",
         "parameters": f"{sum(int(np.prod(t.shape)) for t in weights) / 1e6:.2f} M "

@@ -97,6 +97,7 @@ class StreamingConfig:
 DECODERS = ("greedy", "beam", "prefix", "lexicon")
 """``beam`` is ``lexicon`` (flashlight-text's LexiconDecoder) when flashlight-text is installed and
 an LM is used, else ``prefix`` (our CTC prefix beam search)."""
+HEAD_CHOICES = ("auto", "chars", "phones")
 BEAM_DEFAULTS = {"prefix": (16, 0.8, 3.5), "lexicon": (50, 0.7, -1.0)}
 """Beam size, LM weight and word bonus of each beam decoder, tuned on dev for the shipped model
 and LM with tools/compare_decoders.py (RESULTS.md)."""
@@ -137,6 +138,12 @@ class DecodingConfig:
     shipped one. ``beam_size``, ``lm_weight`` and ``word_bonus`` left at None take the tuned
     values of the beam decoder in use (:data:`BEAM_DEFAULTS`). ``hotwords``: (phrase, boost)
     pairs, bare phrases (boost 8) or a {phrase: boost} dict; streams may add their own.
+
+    ``head`` is the model output decoded: ``chars``, ``phones`` (the lexicon decoder over the
+    phone head, words spelled by the pronunciations of ``lexicon``), or ``auto``: phones where
+    the lexicon decoder runs, the model has a phone head and a lexicon is found, else chars.
+    ``lexicon`` is a ``WORD<TAB>PHONES`` file or ``auto``: the one beside the model, else the
+    shipped one.
     """
 
     decoder: str = "beam"
@@ -145,11 +152,15 @@ class DecodingConfig:
     lm_weight: float | None = None
     word_bonus: float | None = None
     hotwords: Hotwords = ()
+    head: str = "auto"
+    lexicon: str | Path = "auto"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hotwords", tuple(hotword_boosts(self.hotwords).items()))
         if self.decoder not in DECODERS:
             raise ValueError(f"decoder must be one of {DECODERS}, got {self.decoder!r}")
+        if self.head not in HEAD_CHOICES:
+            raise ValueError(f"head must be one of {HEAD_CHOICES}, got {self.head!r}")
         if self.beam_size is not None and self.beam_size <= 0:
             raise ValueError(f"beam_size must be positive, got {self.beam_size}")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
+from typing import Iterable, Iterator, Mapping
 
 from .text import BLANK, normalize_text
 
@@ -58,3 +59,12 @@ def text_to_phone_ids(text: str, lexicon: dict[str, tuple[str, ...]]) -> list[in
             return None
         ids += ([index[WORD_BOUNDARY]] if ids else []) + [index[p] for p in phones]
     return ids or None
+
+
+def lexicon_lines(words: Iterable[str], pronunciations: Mapping[str, list[tuple[str, ...]]],
+                  variants: int = 3) -> Iterator[str]:
+    """``word<TAB>PHONES`` lines for each of ``words`` that has a pronunciation, at most
+    ``variants`` per word (in the source's order), stress already removed."""
+    for word in words:
+        for pronunciation in pronunciations.get(word, [])[:variants]:
+            yield f"{word}\t{' '.join(pronunciation)}\n"

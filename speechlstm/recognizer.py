@@ -98,7 +98,7 @@ class Recognizer:
     def __init__(self, bundle: Bundle, backend: AcousticBackend, config: RecognizerConfig,
                  decoder: Decoder | None = None) -> None:
         self.bundle, self.backend, self.config = bundle, backend, config
-        self.decoder = decoder or build_decoder(bundle, config.decoding, config.model)
+        self.decoder = decoder or build_decoder(bundle, config.decoding, config.model, heads=backend.heads)
         self._decoders: OrderedDict[tuple, Decoder] = OrderedDict()
 
     @classmethod
@@ -146,7 +146,8 @@ class Recognizer:
         key = tuple(sorted(merged.items()))
         decoder = self._decoders.pop(key, None)
         if decoder is None:
-            decoder = build_decoder(self.bundle, self.config.decoding, self.config.model, hotwords=merged)
+            decoder = build_decoder(self.bundle, self.config.decoding, self.config.model, hotwords=merged,
+                                    heads=self.backend.heads)
         self._decoders[key] = decoder
         while len(self._decoders) > self.HOTWORD_DECODERS:
             self._decoders.popitem(last=False)
@@ -172,7 +173,7 @@ class Recognizer:
         """Decode one chunk of ``stream`` (call while :meth:`is_ready`)."""
         shape = self._next_chunk(stream)
         if shape is not None:
-            self._run(shape, [stream])
+            self._run((*shape, stream.decoder.head), [stream])
 
     def decode_streams(self, streams: Sequence[Stream]) -> int:
         """Decode one chunk of every ready stream in ``streams``, with one backend call for all
@@ -187,21 +188,21 @@ class Recognizer:
         for stream in streams:
             shape = self._next_chunk(stream)
             if shape is not None:
-                groups.setdefault(shape, []).append(stream)
+                groups.setdefault((*shape, stream.decoder.head), []).append(stream)
         for shape, group in groups.items():
             self._run(shape, group)
         return sum(len(group) for group in groups.values())
 
-    def _run(self, shape: tuple[int, int], group: Sequence[Stream]) -> None:
-        """One chunk of ``shape`` (main, right steps) for every stream of ``group``: one backend call."""
-        main, right = shape
+    def _run(self, shape: tuple[int, int, str], group: Sequence[Stream]) -> None:
+        """One chunk of ``shape`` (main, right steps, head) for every stream of ``group``: one backend call."""
+        main, right, head = shape
         stack = self.backend.stack
         frames = [stream.pending[: (main + right) * stack] for stream in group]
         if len(group) == 1:
-            log_probs, state = self.backend.step(frames[0], main, group[0].lstm_state)
+            log_probs, state = self.backend.step(frames[0], main, group[0].lstm_state, head)
             outputs, states = [log_probs], [state]
         else:
-            outputs, states = self.backend.step_batch(frames, main, [stream.lstm_state for stream in group])
+            outputs, states = self.backend.step_batch(frames, main, [stream.lstm_state for stream in group], head)
         for stream, log_probs, state in zip(group, outputs, states):
             stream.lstm_state = state
             stream.decoder.advance(stream.decoder_state, log_probs)
@@ -294,7 +295,7 @@ class Recognizer:
         """The full BiLSTM over the audio, in segments when it is long (:mod:`speechlstm.segments`)."""
         decoder = self.decoder
         state = decoder.new_state()
-        segmented = SegmentedOffline(self.backend, self.bundle.feature_extractor())
+        segmented = SegmentedOffline(self.backend, self.bundle.feature_extractor(), decoder.head)
         for log_probs in segmented.log_probs(blocks):
             decoder.advance(state, log_probs)
         return Transcript(decoder.result(state, final=True), segmented.samples / self.sample_rate)

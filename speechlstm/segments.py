@@ -36,8 +36,8 @@ class SegmentedOffline:
     stack samples), so every segment's frames line up with the frames of a whole-file run.
     """
 
-    def __init__(self, backend: AcousticBackend, extractor: LogMel) -> None:
-        self.backend, self.extractor = backend, extractor
+    def __init__(self, backend: AcousticBackend, extractor: LogMel, head: str = "chars") -> None:
+        self.backend, self.extractor, self.head = backend, extractor, head
         config = extractor.config
         self.step = config.hop_length * backend.stack
         self.tail = config.win_length - config.hop_length
@@ -82,5 +82,5 @@ class SegmentedOffline:
     def _run(self, audio: np.ndarray, end: int | None) -> np.ndarray:
         """The model's output for the steps from ``done`` to ``end`` (the end of ``audio`` when
         None) of ``audio``, which begins at step ``origin``."""
-        log_probs = self.backend.full(self.extractor(audio))
+        log_probs = self.backend.full(self.extractor(audio), self.head)
         return log_probs[self.done - self.origin:None if end is None else end - self.origin]

@@ -17,22 +17,22 @@ class CountingBackend:
 
     def __init__(self, backend):
         self.backend, self.calls = backend, 0
-        self.stack, self.chunk, self.right = backend.stack, backend.chunk, backend.right
+        self.stack, self.chunk, self.right, self.heads = backend.stack, backend.chunk, backend.right, backend.heads
 
     def initial_state(self):
         return self.backend.initial_state()
 
-    def step(self, frames, main_steps, state):
+    def step(self, frames, main_steps, state, head="chars"):
         self.calls += 1
-        return self.backend.step(frames, main_steps, state)
+        return self.backend.step(frames, main_steps, state, head)
 
-    def step_batch(self, frames, main_steps, states):
+    def step_batch(self, frames, main_steps, states, head="chars"):
         self.calls += 1
-        return self.backend.step_batch(frames, main_steps, states)
+        return self.backend.step_batch(frames, main_steps, states, head)
 
-    def full(self, frames):
+    def full(self, frames, head="chars"):
         self.calls += 1
-        return self.backend.full(frames)
+        return self.backend.full(frames, head)
 
 
 @pytest.fixture(scope="module")

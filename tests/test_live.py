@@ -97,12 +97,12 @@ class _LoudIsSpeech:
     rule never fires) without depending on what a trained model hears.
     """
 
-    stack, chunk, right = 3, 10, 8
+    stack, chunk, right, heads = 3, 10, 8, ("chars",)
 
     def initial_state(self):
         return None
 
-    def step(self, frames, main_steps, state):
+    def step(self, frames, main_steps, state, head="chars"):
         loud = frames[:main_steps * self.stack].reshape(main_steps, self.stack, -1).mean(axis=(1, 2)) > -4.5
         log_probs = np.full((main_steps, len(VOCABULARY)), -30.0, dtype=np.float32)
         log_probs[:, 0] = np.where(loud, -30.0, 0.0)

@@ -53,15 +53,19 @@ def test_recipe_refuses_a_missing_corpus_and_unknown_options(tmp_path):
     assert result.returncode == 2 and "unknown option" in result.stderr
 
 
-def test_recipe_lm_stage_builds_an_arpa_model_with_speechlstm_build_lm(tmp_path):
+def test_recipe_lm_stage_builds_an_arpa_model_and_its_lexicon(tmp_path):
     text = tmp_path / "shared" / "text"
     text.mkdir(parents=True)
     (text / "lm_text.txt.xz").write_bytes(__import__("lzma").compress(
         b"the cat sat on the mat\nthe dog sat on the log\na cat and a dog\n" * 5))
     (text / "vocab200k.txt").write_text("the\ncat\nsat\non\nmat\ndog\nlog\na\nand\n")
+    with __import__("gzip").open(text / "lexicon200k.txt.gz", "wt") as handle:
+        handle.write("THE\tDH AH0\nCAT\tK AE1 T\nZEBRA\tZ IY1 B R AH0\n")
     env = {"SHARED": str(tmp_path / "shared"), "EXP": str(tmp_path / "exp"), "LM_ARGS": "--vocab-size 9 --prune 0 0 0"}
     result = _run(["--stage", "3", "--stop-stage", "3"], env)
     assert result.returncode == 0, result.stderr[-3000:]
     from speechlstm.decode.lm import ArpaLM
     lm = ArpaLM(tmp_path / "exp" / "lm.arpa.gz")
     assert lm.order == 3 and "cat" in lm
+    with __import__("gzip").open(tmp_path / "exp" / "lexicon.txt.gz", "rt") as handle:
+        assert handle.read() == "the\tDH AH\ncat\tK AE T\n"

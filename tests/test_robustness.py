@@ -435,19 +435,19 @@ class _FiniteChecking:
 
     def __init__(self, backend) -> None:
         self.backend = backend
-        self.stack, self.chunk, self.right = backend.stack, backend.chunk, backend.right
+        self.stack, self.chunk, self.right, self.heads = backend.stack, backend.chunk, backend.right, backend.heads
 
     def initial_state(self):
         return self.backend.initial_state()
 
-    def step(self, frames, main_steps, state):
+    def step(self, frames, main_steps, state, head="chars"):
         assert np.isfinite(frames).all()
-        log_probs, state = self.backend.step(frames, main_steps, state)
+        log_probs, state = self.backend.step(frames, main_steps, state, head)
         assert np.isfinite(log_probs).all()
         return log_probs, state
 
-    def full(self, frames):
-        return self.backend.full(frames)
+    def full(self, frames, head="chars"):
+        return self.backend.full(frames, head)
 
 
 @settings(max_examples=25, deadline=None)

@@ -22,7 +22,7 @@ class _LocalModel:
     def __init__(self) -> None:
         self.calls: list[int] = []
 
-    def full(self, frames: np.ndarray) -> np.ndarray:
+    def full(self, frames: np.ndarray, head: str = "chars") -> np.ndarray:
         self.calls.append(len(frames))
         steps = len(frames) // self.stack
         return frames[:steps * self.stack].reshape(steps, self.stack, -1).mean(axis=2)

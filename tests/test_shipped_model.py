@@ -30,10 +30,11 @@ def test_cli_text_does_not_depend_on_chunk_ms(capsys, shipped_bundle):
 def test_stream_equals_chunked_offline_on_a_real_clip(recognizer):
     audio = read_audio(SAMPLES / "sense_and_sensibility_0890.wav")
     frames = recognizer.bundle.feature_extractor()(audio)
+    head = recognizer.decoder.head
     with torch.no_grad():
-        offline = recognizer.backend.model.forward_chunked(torch.from_numpy(frames)[None],
-                                                           torch.tensor([len(frames)]))[0][0].numpy()
-    streamed = stream_log_probs(recognizer, audio, np.random.default_rng(0))
+        offline = recognizer.backend.model.forward_chunked(torch.from_numpy(frames)[None], torch.tensor([len(frames)]),
+                                                           head=head)[0][0].numpy()
+    streamed = stream_log_probs(recognizer, audio, np.random.default_rng(0), head)
     np.testing.assert_allclose(streamed, offline, atol=1e-4)
     texts = [decode_matrix(recognizer.decoder, log_probs).text for log_probs in (streamed, offline)]
     assert texts[0] == texts[1] == recognizer.with_options(mode="streaming").transcribe(audio, 16000).text
@@ -45,9 +46,9 @@ def test_samples_are_recognized_better_than_chance(recognizer):
     assert score(list(transcripts.values()), hypotheses)["cer"] < 0.6
 
 
-def test_hotword_recovers_a_rare_word(shipped_bundle):
-    clip = SAMPLES / "sense_and_sensibility_0890.wav"
+def test_hotword_recovers_a_misheard_word(shipped_bundle):
+    clip = SAMPLES / "sense_and_sensibility_0890.wav"  # "... it is to be ill disposed"
     plain = Recognizer.from_bundle(shipped_bundle, backend="torch", decoder="beam")
-    boosted = plain.with_options(hotwords=(("hardening", 8.0),))
-    assert "hardening" not in plain.transcribe_file(clip).text.split()
-    assert "hardening" in boosted.transcribe_file(clip).text.split()
+    boosted = plain.with_options(hotwords=["disposed"])  # the default boost
+    assert "disposed" not in plain.transcribe_file(clip).text.split()
+    assert "disposed" in boosted.transcribe_file(clip).text.split()

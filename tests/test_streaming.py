@@ -19,9 +19,9 @@ def _chunked_offline(recognizer, samples):
         return model.forward_chunked(torch.from_numpy(frames)[None], torch.tensor([len(frames)]))[0][0].numpy()
 
 
-def stream_log_probs(recognizer, samples, rng):
-    """Log-probs of a stream fed ``samples`` in random block sizes, from 1 sample to 0.6 s."""
-    stream = Stream(recognizer, LogProbRecorder())
+def stream_log_probs(recognizer, samples, rng, head="chars"):
+    """``head``'s log-probs of a stream fed ``samples`` in random block sizes, from 1 sample to 0.6 s."""
+    stream = Stream(recognizer, LogProbRecorder(head))
     start = 0
     while start < len(samples):
         size = int(rng.choice([1, 7, 160, 401, 1234, 9999]))

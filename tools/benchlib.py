@@ -57,25 +57,26 @@ class CountingBackend:
 
     def __init__(self, backend: Any) -> None:
         self.backend = backend
-        self.stack, self.chunk, self.right = backend.stack, backend.chunk, backend.right
+        self.stack, self.chunk, self.right, self.heads = backend.stack, backend.chunk, backend.right, backend.heads
         self.steps = self.calls = 0
 
     def initial_state(self) -> Any:
         return self.backend.initial_state()
 
-    def step(self, frames: np.ndarray, main_steps: int, state: Any) -> tuple[np.ndarray, Any]:
+    def step(self, frames: np.ndarray, main_steps: int, state: Any, head: str = "chars") -> tuple[np.ndarray, Any]:
         self.steps += 1
         self.calls += 1
-        return self.backend.step(frames, main_steps, state)
+        return self.backend.step(frames, main_steps, state, head)
 
-    def step_batch(self, frames: Sequence[np.ndarray], main_steps: int, states: Sequence[Any]) -> tuple[list, list]:
+    def step_batch(self, frames: Sequence[np.ndarray], main_steps: int, states: Sequence[Any],
+                   head: str = "chars") -> tuple[list, list]:
         self.steps += len(frames)
         self.calls += 1
-        return self.backend.step_batch(frames, main_steps, states)
+        return self.backend.step_batch(frames, main_steps, states, head)
 
-    def full(self, frames: np.ndarray) -> np.ndarray:
+    def full(self, frames: np.ndarray, head: str = "chars") -> np.ndarray:
         self.calls += 1
-        return self.backend.full(frames)
+        return self.backend.full(frames, head)
 
 
 def samples_manifest(folder: Path) -> Path:

@@ -74,6 +74,10 @@ if want 3; then
     # shellcheck disable=SC2086
     speechlstm build-lm --text "$SHARED/text/lm_text.txt.xz" --vocab "$SHARED/text/vocab200k.txt" $LM_ARGS \
         -o "$EXP/lm.arpa.gz"
+    if [ -f "$LEXICON" ]; then
+        log 3 "pronunciations of its words $EXP/lexicon.txt.gz (for the phone head)"
+        speechlstm build-lexicon --lm "$EXP/lm.arpa.gz" --pronunciations "$LEXICON" -o "$EXP/lexicon.txt.gz"
+    fi
 fi
 
 if want 4; then
@@ -91,6 +95,7 @@ fi
 
 lm=("--lm" "$EXP/lm.arpa.gz")
 [ -f "$EXP/lm.arpa.gz" ] || lm=()
+[ -f "$EXP/lexicon.txt.gz" ] && lm+=("--lexicon" "$EXP/lexicon.txt.gz")
 
 if want 5; then
     log 5 "decoding $DEV with $EXP/train/last.safetensors"

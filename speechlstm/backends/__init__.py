@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from ..bundle import Bundle
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
+HEADS = ("chars", "phones")
+"""The model's CTC outputs: characters (every model), and phones where the model has a phone head."""
 
 
 class AcousticBackend(Protocol):
@@ -26,20 +28,22 @@ class AcousticBackend(Protocol):
     stack: int
     chunk: int
     right: int
+    heads: tuple[str, ...]
+    """The outputs (of :data:`HEADS`) this backend can compute."""
 
     def initial_state(self) -> Any:
         """Forward-direction LSTM state before any audio."""
 
-    def step(self, frames: np.ndarray, main_steps: int, state: Any) -> tuple[np.ndarray, Any]:
-        """Log-probs of ``main_steps`` steps from ``frames`` (main + right-context log-mel frames)."""
+    def step(self, frames: np.ndarray, main_steps: int, state: Any, head: str = "chars") -> tuple[np.ndarray, Any]:
+        """``head``'s log-probs of ``main_steps`` steps from ``frames`` (main + right-context log-mel frames)."""
 
     def step_batch(self, frames: Sequence[np.ndarray], main_steps: int,
-                   states: Sequence[Any]) -> tuple[list[np.ndarray], list[Any]]:
+                   states: Sequence[Any], head: str = "chars") -> tuple[list[np.ndarray], list[Any]]:
         """:meth:`step` for several streams at once, each with its own frames and state (all
         ``main_steps`` long, with the same right context): one call, one result per stream."""
 
-    def full(self, frames: np.ndarray) -> np.ndarray:
-        """Log-probs of a whole utterance with the full BiLSTM."""
+    def full(self, frames: np.ndarray, head: str = "chars") -> np.ndarray:
+        """``head``'s log-probs of a whole utterance with the full BiLSTM."""
 
 
 def resolve_backend(name: str, model: str | Path | None) -> str:

@@ -17,6 +17,9 @@ import numpy as np
 from ..bundle import HEADER_KEYS, Bundle, BundleError, bundle_from_header, missing_model_hint
 from .exported import exported_files
 
+OUTPUTS = {"chars": "log_probs", "phones": "phone_log_probs"}
+"""The graph output of each head (exports from before the phone head have only ``log_probs``)."""
+
 class OnnxBackend:
     """Runs the exported graphs with onnxruntime (numpy in, numpy out).
 
@@ -38,6 +41,8 @@ class OnnxBackend:
         self.bundle = self._open(preload if preload in self.paths else "streaming")
         model = self.bundle.model
         self.stack, self.chunk, self.right = model.stack, model.chunk, model.right
+        names = {output.name for output in next(iter(self._sessions.values())).get_outputs()}
+        self.heads = tuple(head for head, output in OUTPUTS.items() if output in names)
         self._state_shape = (model.layers, 1, model.hidden)
 
     def _open(self, graph: str) -> Bundle:
@@ -73,29 +78,37 @@ class OnnxBackend:
         """(h, c) of every layer's forward LSTM, each (layers, 1, hidden), all zeros."""
         return np.zeros(self._state_shape, np.float32), np.zeros(self._state_shape, np.float32)
 
-    def step(self, frames: np.ndarray, main_steps: int,
-             state: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    def _output(self, head: str) -> str:
+        if head not in self.heads:
+            raise BundleError(f"{self.paths['streaming']}: the exported graph has no {head!r} output"
+                              " (export the model again with this speechlstm)")
+        return OUTPUTS[head]
+
+    def step(self, frames: np.ndarray, main_steps: int, state: tuple[np.ndarray, np.ndarray],
+             head: str = "chars") -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
         inputs = {"frames": np.ascontiguousarray(frames, dtype=np.float32),
                   "main_steps": np.array(main_steps, dtype=np.int64), "h_in": state[0], "c_in": state[1]}
-        log_probs, h, c = self._session("streaming").run(None, inputs)
+        log_probs, h, c = self._session("streaming").run([self._output(head), "h_out", "c_out"], inputs)
         return log_probs, (h, c)
 
     def step_batch(self, frames: Sequence[np.ndarray], main_steps: int,
-                   states: Sequence[tuple[np.ndarray, np.ndarray]]
+                   states: Sequence[tuple[np.ndarray, np.ndarray]], head: str = "chars"
                    ) -> tuple[list[np.ndarray], list[tuple[np.ndarray, np.ndarray]]]:
         """The exported streaming graph takes one stream (batch 1), so the streams run one
         after another in this one call; the results are those of :meth:`step`."""
-        outputs = [self.step(f, main_steps, s) for f, s in zip(frames, states)]
+        outputs = [self.step(f, main_steps, s, head) for f, s in zip(frames, states)]
         return [log_probs for log_probs, _ in outputs], [state for _, state in outputs]
 
-    def full(self, frames: np.ndarray) -> np.ndarray:
+    def full(self, frames: np.ndarray, head: str = "chars") -> np.ndarray:
+        output = self._output(head)
         if len(frames) < self.stack:
-            return np.zeros((0, len(self.bundle.vocabulary)), dtype=np.float32)
+            size = len(self.bundle.vocabulary) if head == "chars" else self.bundle.model.phone_vocab_size
+            return np.zeros((0, size), dtype=np.float32)
         if "offline" not in self.paths:
-            return self.step(frames, len(frames) // self.stack, self.initial_state())[0]
+            return self.step(frames, len(frames) // self.stack, self.initial_state(), head)[0]
         inputs = {"feats": np.ascontiguousarray(frames, dtype=np.float32)[None],
                   "lengths": np.array([len(frames)], dtype=np.int64)}
-        return self._session("offline").run(None, inputs)[0][0]
+        return self._session("offline").run([output], inputs)[0][0]
 
 
 def _onnxruntime() -> Any:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..backends import BACKENDS
-from ..config import BEAM_DEFAULTS, DECODERS, DEFAULT_HOTWORD_BOOST, DecodingConfig, HotwordError
+from ..config import BEAM_DEFAULTS, DECODERS, DEFAULT_HOTWORD_BOOST, HEAD_CHOICES, DecodingConfig, HotwordError
 from ..io.atomic import atomic_write
 from ..progress import BatchProgress
 from ..recognizer import RecognizerConfig
@@ -99,6 +99,14 @@ def add_decoder_options(parser: argparse.ArgumentParser) -> None:
                        help=f"language model weight (alpha; default tuned on dev: {_tuned(1)})")
     group.add_argument("--word-bonus", type=float, default=None,
                        help=f"score added per word (beta; default {_tuned(2)})")
+    group.add_argument("--head", choices=HEAD_CHOICES, default=DecodingConfig.head,
+                       help="model output to decode: phones (the phone head through the lexicon decoder, words "
+                            "spelled by their pronunciations), chars, or auto (default): phones where the "
+                            "lexicon decoder runs and the model has a phone head, else chars")
+    group.add_argument("--lexicon", type=Path, default=None, metavar="PATH",
+                       help="pronunciations (WORD<TAB>ARPAbet phones, .gz allowed) for --head phones; default: "
+                            "lexicon.txt.gz beside --model, else the shipped one; hotwords missing from it are "
+                            "pronounced by espeak-ng")
     group.add_argument("--hotword", action="append", default=[], metavar="PHRASE[:BOOST]",
                        help=f"boost a word or phrase during beam search (repeatable; default boost "
                             f"{DEFAULT_HOTWORD_BOOST:g})")
@@ -134,7 +142,8 @@ def decoder_options(args: argparse.Namespace) -> dict:
         raise CliError("--hotword needs a beam decoder (--decoder beam, lexicon or prefix)", EXIT_USAGE)
     lm = None if args.lm == "none" else Path(args.lm) if args.lm else "auto"
     return {"decoder": args.decoder, "beam_size": args.beam_size, "lm": lm, "lm_weight": args.lm_weight,
-            "word_bonus": args.word_bonus, "hotwords": hotwords}
+            "word_bonus": args.word_bonus, "hotwords": hotwords, "head": args.head,
+            "lexicon": args.lexicon or "auto"}
 
 
 class StdoutError(CliError):

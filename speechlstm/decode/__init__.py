@@ -5,15 +5,16 @@ decoder a :class:`~speechlstm.config.DecodingConfig` asks for."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from ..config import DecodingConfig
+from ..phones import PHONES
 from .base import Decoder, decode_matrix
 
 if TYPE_CHECKING:
     from ..bundle import Bundle
 
-__all__ = ["Decoder", "beam_decoder_kind", "build_decoder", "decode_matrix"]
+__all__ = ["Decoder", "beam_decoder_kind", "build_decoder", "decode_matrix", "decoder_head"]
 
 
 def beam_decoder_kind(decoding: DecodingConfig) -> str:
@@ -24,15 +25,40 @@ def beam_decoder_kind(decoding: DecodingConfig) -> str:
     return "lexicon" if AVAILABLE and decoding.lm is not None else "prefix"
 
 
+def decoder_head(bundle: Bundle, decoding: DecodingConfig, model: str | Path | None = None,
+                 heads: Sequence[str] = ("chars",)) -> tuple[str, Path | None]:
+    """The model output ``decoding`` reads (``chars`` or ``phones``, see :class:`DecodingConfig`)
+    and, for phones, the pronunciation lexicon; ``heads`` are those the backend computes."""
+    from ..bundle import LEXICON_FILE, BundleError, companion_file, missing_model_hint
+    lexicon = companion_file(model, LEXICON_FILE) if decoding.lexicon == "auto" else Path(decoding.lexicon)
+    has_phones = "phones" in heads and bundle.model.phone_vocab_size == len(PHONES)
+    lexicon_decoder = beam_decoder_kind(decoding) == "lexicon"
+    if decoding.head == "auto":
+        use = has_phones and lexicon_decoder and lexicon.is_file()
+        return ("phones", lexicon) if use else ("chars", None)
+    if decoding.head == "chars":
+        return "chars", None
+    if not has_phones:
+        raise BundleError(f"{bundle.source}: this model (or its export) has no phone head; use head='chars'")
+    if not lexicon_decoder:
+        raise ValueError("the phone head is decoded only by the lexicon decoder (decoder='beam' with "
+                         "flashlight-text and an LM, or decoder='lexicon')")
+    if not lexicon.is_file():
+        raise BundleError(f"pronunciation lexicon not found: {lexicon}{missing_model_hint(lexicon)}")
+    return "phones", lexicon
+
+
 def build_decoder(bundle: Bundle, decoding: DecodingConfig, model: str | Path | None = None,
-                  hotwords: Mapping[str, float] | None = None) -> Decoder:
+                  hotwords: Mapping[str, float] | None = None, heads: Sequence[str] = ("chars",)) -> Decoder:
     """Greedy, or a beam search with the configured LM (read once per process) and hotwords.
 
-    ``model`` is where the model came from (``lm="auto"`` takes the LM beside it); ``hotwords``,
-    when given, replace ``decoding.hotwords``.
+    ``model`` is where the model came from (``lm="auto"`` and ``lexicon="auto"`` take the files
+    beside it); ``hotwords``, when given, replace ``decoding.hotwords``; ``heads`` are the
+    outputs the backend computes (:func:`decoder_head`).
     """
-    from ..bundle import BundleError, default_lm, missing_model_hint
+    from ..bundle import LM_FILE, BundleError, companion_file, missing_model_hint
     hotwords = dict(decoding.hotwords) if hotwords is None else dict(hotwords)
+    head, lexicon = decoder_head(bundle, decoding, model, heads)
     if decoding.decoder == "greedy":
         if hotwords:
             raise ValueError("hotwords need a beam decoder (decoder='beam')")
@@ -41,16 +67,17 @@ def build_decoder(bundle: Bundle, decoding: DecodingConfig, model: str | Path | 
     beam_size, alpha, beta = decoding.beam_settings(kind)
     path = None
     if decoding.lm is not None:
-        path = default_lm(model) if decoding.lm == "auto" else Path(decoding.lm)
+        path = companion_file(model, LM_FILE) if decoding.lm == "auto" else Path(decoding.lm)
         if not path.is_file():
             raise BundleError(f"language model not found: {path}{missing_model_hint(path)}")
     if kind == "lexicon":
         from .flashlight import FlashlightError, LexiconBeamDecoder
         if path is None:
             raise ValueError("the lexicon decoder needs a language model (its words are the lexicon)")
+        vocabulary = PHONES if head == "phones" else bundle.vocabulary
         try:
-            return LexiconBeamDecoder(bundle.frame_shift, bundle.vocabulary, lm=path, alpha=alpha, beta=beta,
-                                      beam_size=beam_size, hotwords=hotwords)
+            return LexiconBeamDecoder(bundle.frame_shift, vocabulary, lm=path, alpha=alpha, beta=beta,
+                                      beam_size=beam_size, hotwords=hotwords, lexicon=lexicon)
         except FlashlightError as error:
             raise BundleError(str(error)) from None
     from .beam_search import BeamSearchDecoder

@@ -15,6 +15,9 @@ from ..results import Result
 class Decoder(Protocol):
     """What a stream needs from a decoder: incremental, per-stream state kept outside it."""
 
+    head: str
+    """The model output it reads: ``chars`` or ``phones`` (:data:`speechlstm.backends.HEADS`)."""
+
     def new_state(self) -> Any:
         """A fresh per-utterance state."""
 

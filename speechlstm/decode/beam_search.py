@@ -96,6 +96,8 @@ class BeamSearchDecoder:
     phrases count as known, since the caller vouches for them.
     """
 
+    head = "chars"
+
     def __init__(self, frame_shift: float, vocabulary: Sequence[str] = VOCABULARY,
                  lm: ArpaLM | None = None, alpha: float = BEAM_DEFAULTS["prefix"][1],
                  beta: float = BEAM_DEFAULTS["prefix"][2], beam_size: int = BEAM_DEFAULTS["prefix"][0],

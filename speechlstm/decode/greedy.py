@@ -34,6 +34,8 @@ class GreedyDecoder:
     A word's confidence is the geometric mean of its characters' posteriors.
     """
 
+    head = "chars"
+
     def __init__(self, frame_shift: float, vocabulary: Sequence[str] = VOCABULARY) -> None:
         self.frame_shift = frame_shift
         self.vocabulary = tuple(vocabulary)
@@ -89,8 +91,11 @@ class LogProbRecorder:
     """A decoder that only keeps the log-probs it is given (its state is their list).
 
     Tools use it to run a stream once and decode its acoustic output many ways; tests use it
-    to compare a stream's log-probs with the offline computation.
+    to compare a stream's log-probs with the offline computation. ``head`` is the output recorded.
     """
+
+    def __init__(self, head: str = "chars") -> None:
+        self.head = head
 
     def new_state(self) -> list[np.ndarray]:
         return []

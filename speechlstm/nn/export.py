@@ -11,7 +11,8 @@ Graphs (``{stem}`` is the bundle's file stem, ``.int8`` marks quantized files):
 
 * ``{stem}.offline.onnx``: ``feats`` (batch, frames, n_mels) float32 and ``lengths``
   (batch,) int64 -> ``log_probs`` (batch, frames // stack, vocab) and ``out_lengths``.
-  Batch and time are dynamic; rows past a sequence's length are padding.
+  Batch and time are dynamic; rows past a sequence's length are padding. A model with a
+  phone head has a second output, ``phone_log_probs``, in both graphs.
 * ``{stem}.streaming.onnx``: one chunk of one stream (batch 1). ``frames``
   ((main + right) * stack, n_mels) with main <= chunk and right <= the model's right
   context (0 included), ``main_steps`` int64 scalar, ``h_in``/``c_in`` (layers, 1, hidden)
@@ -130,11 +131,25 @@ def _stacked_input(g: _Graph, bundle: Bundle, feats: str, time_axis: int) -> str
     return g.op("Reshape", x, g.const(shape))
 
 
-def _head(g: _Graph, bundle: Bundle, x: str) -> str:
-    weight = bundle.tensors["head.weight"].astype(np.float32).T
+def _head(g: _Graph, bundle: Bundle, x: str, name: str = "head") -> str:
+    weight = bundle.tensors[f"{name}.weight"].astype(np.float32).T
     logits = g.op("Add", g.op("MatMul", x, g.const(weight, np.float32)),
-                  g.const(bundle.tensors["head.bias"], np.float32))
+                  g.const(bundle.tensors[f"{name}.bias"], np.float32))
     return g.op("LogSoftmax", logits, axis=-1)
+
+
+def _head_outputs(g: _Graph, bundle: Bundle, x: str, axes: list[str]) -> tuple[list[Any], dict[str, str]]:
+    """``log_probs`` (characters) and, for a model with a phone head, ``phone_log_probs``:
+    their value infos (``axes`` before the output axis) and internal -> public names."""
+    from onnx import TensorProto, helper
+    heads = [("head", "log_probs", len(bundle.vocabulary))]
+    if bundle.model.phone_vocab_size:
+        heads.append(("phone_head", "phone_log_probs", bundle.model.phone_vocab_size))
+    infos, renames = [], {}
+    for name, public, size in heads:
+        renames[_head(g, bundle, x, name)] = public
+        infos.append(helper.make_tensor_value_info(public, TensorProto.FLOAT, axes + [size]))
+    return infos, renames
 
 
 def offline_graph(bundle: Bundle) -> Any:
@@ -151,13 +166,11 @@ def offline_graph(bundle: Bundle) -> Any:
         y = g.op("LSTM", x, *weights, seq_lens, direction="bidirectional", hidden_size=hidden)
         y = g.op("Transpose", y, perm=[0, 2, 1, 3])
         x = g.op("Reshape", y, g.const([0, 0, 2 * hidden]))
-    log_probs = _head(g, bundle, g.op("Transpose", x, perm=[1, 0, 2]))
-    vocab = len(bundle.vocabulary)
+    outputs, renames = _head_outputs(g, bundle, g.op("Transpose", x, perm=[1, 0, 2]), ["batch", "steps"])
     inputs = [helper.make_tensor_value_info("feats", TensorProto.FLOAT, ["batch", "frames", bundle.frontend.n_mels]),
               helper.make_tensor_value_info("lengths", TensorProto.INT64, ["batch"])]
-    outputs = [helper.make_tensor_value_info("log_probs", TensorProto.FLOAT, ["batch", "steps", vocab]),
-               helper.make_tensor_value_info("out_lengths", TensorProto.INT64, ["batch"])]
-    return g.model(inputs, outputs, {log_probs: "log_probs", out_lengths: "out_lengths"}, bundle, "offline")
+    outputs.append(helper.make_tensor_value_info("out_lengths", TensorProto.INT64, ["batch"]))
+    return g.model(inputs, outputs, {**renames, out_lengths: "out_lengths"}, bundle, "offline")
 
 
 def streaming_graph(bundle: Bundle) -> Any:
@@ -204,17 +217,15 @@ def streaming_graph(bundle: Bundle) -> Any:
         y = g.op("Concat", forward, g.op("Gather", backward, reverse, axis=0), axis=-1)
         x = g.op("Squeeze", y, g.const([1]))
     x = g.op("Reshape", g.op("Slice", x, g.const([0]), main_steps, g.const([0])), g.const([-1, 2 * hidden]))
-    log_probs = _head(g, bundle, x)
+    outputs, renames = _head_outputs(g, bundle, x, ["main_steps"])
     state_shape = [layers, 1, hidden]
     inputs = [helper.make_tensor_value_info("frames", TensorProto.FLOAT, ["frames", bundle.frontend.n_mels]),
               helper.make_tensor_value_info("main_steps", TensorProto.INT64, []),
               helper.make_tensor_value_info("h_in", TensorProto.FLOAT, state_shape),
               helper.make_tensor_value_info("c_in", TensorProto.FLOAT, state_shape)]
-    outputs = [helper.make_tensor_value_info("log_probs", TensorProto.FLOAT, ["main_steps", len(bundle.vocabulary)]),
-               helper.make_tensor_value_info("h_out", TensorProto.FLOAT, state_shape),
-               helper.make_tensor_value_info("c_out", TensorProto.FLOAT, state_shape)]
-    renames = {log_probs: "log_probs", g.op("Concat", *h_out, axis=0): "h_out",
-               g.op("Concat", *c_out, axis=0): "c_out"}
+    outputs += [helper.make_tensor_value_info("h_out", TensorProto.FLOAT, state_shape),
+                helper.make_tensor_value_info("c_out", TensorProto.FLOAT, state_shape)]
+    renames.update({g.op("Concat", *h_out, axis=0): "h_out", g.op("Concat", *c_out, axis=0): "c_out"})
     return g.model(inputs, outputs, renames, bundle, "streaming")
 
 

@@ -59,15 +59,24 @@ class AcousticModel(nn.Module):
         """The phone head's CTC log-probabilities from the top layer's output."""
         return self.phone_head(self.dropout(x)).log_softmax(-1)
 
+    def head_log_probs(self, x: torch.Tensor, head: str = "chars") -> torch.Tensor:
+        """Log-probabilities of output ``head`` (``chars`` or ``phones``) from the top layer's output."""
+        if head == "chars":
+            return self._logits(x)
+        if head == "phones" and self.config.phone_vocab_size:
+            return self.phone_log_probs(x)
+        raise ValueError(f"this model has no {head!r} head")
+
     def zero_state(self, batch: int = 1) -> list[LSTMState]:
         """The forward direction's state before any audio, one (h, c) per layer."""
         h = torch.zeros(1, batch, self.config.hidden, device=self.feat_mean.device)
         return [(h, h.clone()) for _ in range(self.config.layers)]
 
-    def forward_full(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Plain BiLSTM over whole utterances; returns (log-probs, output lengths)."""
+    def forward_full(self, feats: torch.Tensor, lengths: torch.Tensor,
+                     head: str = "chars") -> tuple[torch.Tensor, torch.Tensor]:
+        """Plain BiLSTM over whole utterances; returns (``head``'s log-probs, output lengths)."""
         x, out_lengths = self.encode_full(feats, lengths)
-        return self._logits(x), out_lengths
+        return self.head_log_probs(x, head), out_lengths
 
     def encode_full(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The top BiLSTM layer's output over whole utterances, and its lengths."""
@@ -82,15 +91,16 @@ class AcousticModel(nn.Module):
 
     def forward_chunked(self, feats: torch.Tensor, lengths: torch.Tensor, chunk: int | None = None,
                         right: int | None = None, state: list[LSTMState] | None = None,
-                        main_steps: int | None = None) -> tuple[torch.Tensor, torch.Tensor, list[LSTMState]]:
+                        main_steps: int | None = None, head: str = "chars"
+                        ) -> tuple[torch.Tensor, torch.Tensor, list[LSTMState]]:
         """Latency-controlled BiLSTM over chunks of ``chunk`` steps with ``right`` look-ahead.
 
         ``main_steps`` limits the steps that get outputs (the rest is look-ahead only, as in
-        a stream); ``state`` continues the forward direction. Returns (log-probs for the
-        main steps, output lengths, forward state after the last chunk).
+        a stream); ``state`` continues the forward direction. Returns (``head``'s log-probs for
+        the main steps, output lengths, forward state after the last chunk).
         """
         x, out_lengths, new_state = self.encode_chunked(feats, lengths, chunk, right, state, main_steps)
-        return self._logits(x), out_lengths, new_state
+        return self.head_log_probs(x, head), out_lengths, new_state
 
     def encode_chunked(self, feats: torch.Tensor, lengths: torch.Tensor, chunk: int | None = None,
                        right: int | None = None, state: list[LSTMState] | None = None,

@@ -1,0 +1,50 @@
+"""``speechlstm build-lexicon``: the pronunciations of an LM's words, for decoding the phone head.
+
+The phone head's lexicon decoder (:mod:`speechlstm.decode.flashlight`) spells every LM word by
+its pronunciations, so a model that ships an LM ships this file beside it (``lexicon.txt.gz``):
+the LM's words looked up in a large ARPAbet lexicon, stress removed, a few variants each.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import sys
+from pathlib import Path
+
+from .common import EXIT_INPUT, CliError
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "build-lexicon", help="write the pronunciations of an LM's words (for --head phones)",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--lm", type=Path, required=True, help="ARPA LM whose words to spell")
+    parser.add_argument("--pronunciations", type=Path, default=Path("../shared/text/lexicon200k.txt.gz"),
+                        help="ARPAbet lexicon to look the words up in (WORD<TAB>PHONES, .gz allowed)")
+    parser.add_argument("--variants", type=int, default=3, help="pronunciations kept per word")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="lexicon to write (.gz: compressed)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..decode.flashlight import read_unigrams
+    from ..io.atomic import atomic_path
+    from ..phones import lexicon_lines, read_pronunciations
+    try:
+        words, _ = read_unigrams(args.lm)
+        pronunciations = read_pronunciations(args.pronunciations)
+    except (OSError, EOFError, UnicodeDecodeError, ValueError) as error:
+        raise CliError(f"cannot read the inputs: {error}", EXIT_INPUT) from None
+    lines = list(lexicon_lines(words, pronunciations, args.variants))
+    opener = gzip.open if args.output.suffix == ".gz" else open
+    try:
+        with atomic_path(args.output) as temporary:
+            with opener(temporary, "wt", encoding="utf-8") as out:
+                out.writelines(lines)
+    except OSError as error:
+        raise CliError(f"cannot write {args.output}: {error.strerror or error}", EXIT_INPUT) from None
+    spelled = len({line.split("\t")[0] for line in lines})
+    print(f"{args.output}: {len(lines):,} pronunciations of {spelled:,} of the {len(words):,} LM words "
+          f"({args.output.stat().st_size / 1e6:.2f} MB)", file=sys.stderr)
+    return 0
