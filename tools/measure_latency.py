@@ -120,13 +120,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trailing", type=float, default=3.0, help="seconds of silence fed after each clip")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--backend", default="auto", help="torch, onnx, onnx-int8 or auto (as the CLI)")
+    parser.add_argument("--head", default="auto", help="model output decoded: auto, chars or phones (as the CLI)")
     args = parser.parse_args(argv)
-    recognizer = Recognizer.from_bundle(args.model, mode="streaming", threads=args.threads, backend=args.backend)
-    offline = Recognizer.from_bundle(args.model, mode="offline", threads=args.threads, backend="torch")
+    recognizer = Recognizer.from_bundle(args.model, mode="streaming", threads=args.threads, backend=args.backend,
+                                        head=args.head)
+    offline = Recognizer.from_bundle(args.model, mode="offline", threads=args.threads, backend="torch", head=args.head)
     endpoint = EndpointConfig(trailing_silence=args.endpoint_silence / 1000)
     measure(recognizer, offline, args.clips[0], args.block_ms, args.trailing, endpoint)  # warm-up
     rows = [measure(recognizer, offline, clip, args.block_ms, args.trailing, endpoint) for clip in args.clips]
-    print(f"backend {recognizer.config.backend}, block {args.block_ms} ms, endpoint silence {args.endpoint_silence} ms, "
+    print(f"backend {recognizer.config.backend}, head {recognizer.decoder.head}, block {args.block_ms} ms, endpoint silence {args.endpoint_silence} ms, "
           f"chunk {recognizer.bundle.chunk_seconds * 1000:.0f} ms + right context "
           f"{recognizer.bundle.right_context_seconds * 1000:.0f} ms; latencies in ms (median)")
     print(f"{'clip':<34} {'words':>5} {'matched':>7} {'word':>7} {'max':>7} {'final':>7} {'RTF':>6}")
