@@ -155,8 +155,9 @@ def test_the_recognizer_decodes_phones_where_it_can(phone_bundle, tiny_bundle):
         Recognizer.from_bundle(tiny_bundle, backend="torch", lm=lm, head="phones")
     with pytest.raises(ValueError, match="only by the lexicon decoder"):
         Recognizer.from_bundle(phone_bundle, backend="torch", decoder="greedy", head="phones")
-    with pytest.raises(BundleError, match="pronunciation lexicon not found"):
-        Recognizer.from_bundle(phone_bundle, backend="torch", lm=lm, head="phones", lexicon="/nonexistent.txt")
+    for head in ("phones", "auto"):  # a lexicon named but missing is an error, not a quiet fallback
+        with pytest.raises(BundleError, match="pronunciation lexicon not found"):
+            Recognizer.from_bundle(phone_bundle, backend="torch", lm=lm, head=head, lexicon="/nonexistent.txt")
     with pytest.raises(ValueError, match="head must be one of"):
         DecodingConfig(head="words")
 
@@ -187,3 +188,9 @@ def test_build_lexicon_writes_the_pronunciations_of_the_lm_words(files, tmp_path
         assert handle.read() == "the\tDH AH\ncat\tK AE T\nkat\tK AE T\nsat\tS AE T\n"
     assert "4 pronunciations of 4 of the 7 LM words" in capsys.readouterr().err
     assert main(["build-lexicon", "--lm", str(tmp_path / "missing.arpa"), "-o", str(out)]) != 0
+
+
+@pytest.mark.parametrize("options", [["--decoder", "greedy"], ["--decoder", "prefix"], ["--lm", "none"]])
+def test_cli_refuses_phones_without_the_lexicon_decoder(options, capsys):
+    assert main(["transcribe", "--head", "phones", *options, "missing.wav"]) == 2
+    assert "--head phones needs the lexicon decoder" in capsys.readouterr().err

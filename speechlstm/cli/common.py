@@ -141,6 +141,8 @@ def decoder_options(args: argparse.Namespace) -> dict:
     if hotwords and args.decoder == "greedy":
         raise CliError("--hotword needs a beam decoder (--decoder beam, lexicon or prefix)", EXIT_USAGE)
     lm = None if args.lm == "none" else Path(args.lm) if args.lm else "auto"
+    if args.head == "phones" and (args.decoder in ("greedy", "prefix") or lm is None):
+        raise CliError("--head phones needs the lexicon decoder (--decoder beam or lexicon, with an LM)", EXIT_USAGE)
     return {"decoder": args.decoder, "beam_size": args.beam_size, "lm": lm, "lm_weight": args.lm_weight,
             "word_bonus": args.word_bonus, "hotwords": hotwords, "head": args.head,
             "lexicon": args.lexicon or "auto"}

@@ -33,10 +33,10 @@ def decoder_head(bundle: Bundle, decoding: DecodingConfig, model: str | Path | N
     lexicon = companion_file(model, LEXICON_FILE) if decoding.lexicon == "auto" else Path(decoding.lexicon)
     has_phones = "phones" in heads and bundle.model.phone_vocab_size == len(PHONES)
     lexicon_decoder = beam_decoder_kind(decoding) == "lexicon"
-    if decoding.head == "auto":
-        use = has_phones and lexicon_decoder and lexicon.is_file()
-        return ("phones", lexicon) if use else ("chars", None)
     if decoding.head == "chars":
+        return "chars", None
+    named = decoding.lexicon != "auto"  # a lexicon the caller named must exist (checked below)
+    if decoding.head == "auto" and not (has_phones and lexicon_decoder and (named or lexicon.is_file())):
         return "chars", None
     if not has_phones:
         raise BundleError(f"{bundle.source}: this model (or its export) has no phone head; use head='chars'")
