@@ -230,8 +230,10 @@ def streaming_graph(bundle: Bundle) -> Any:
 
 
 def quantize(proto: Any, target: Path, bundle: Bundle, graph: str) -> None:
-    """Dynamic int8 quantization (onnxruntime): per-channel int8 LSTM and head weights,
-    activations quantized on the fly; the metadata is rewritten to say ``int8``."""
+    """Dynamic int8 quantization (onnxruntime): per-channel int8 LSTM weights, activations
+    quantized on the fly; the metadata is rewritten to say ``int8``. The output heads stay
+    float32: they are 1 % of the weights, and quantizing them cost the phone head 0.25 / 0.4
+    WER offline / streaming on dev (40.44 / 41.52 against 40.19 / 41.11, stage 7)."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
     with tempfile.TemporaryDirectory() as scratch:
@@ -239,7 +241,7 @@ def quantize(proto: Any, target: Path, bundle: Bundle, graph: str) -> None:
         onnx.save(proto, source)
         logging.disable(logging.WARNING)  # the quantizer logs advice about CNN pre-processing
         try:
-            quantize_dynamic(source, quantized, op_types_to_quantize=["LSTM", "MatMul"], per_channel=True,
+            quantize_dynamic(source, quantized, op_types_to_quantize=["LSTM"], per_channel=True,
                              weight_type=QuantType.QInt8)
         finally:
             logging.disable(logging.NOTSET)
