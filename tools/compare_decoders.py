@@ -11,6 +11,8 @@ Decoders (--decoders):
   ours     speechlstm's CTC prefix beam search (speechlstm/decode/beam_search.py), Python + numpy
   lexicon  flashlight-text's LexiconDecoder (speechlstm/decode/flashlight.py): KenLM, the
            lexicon is the LM's vocabulary, each word spelled with letters + the space token
+  phones   the same decoder over the phone head (the default decoding of a model that has
+           one): each word spelled by its pronunciations (--lexicon) + the word boundary
   lexfree  flashlight-text's LexiconFreeDecoder with the same KenLM. It scores every
            emitted character as an LM token, so it needs a character LM: with a word LM
            only one-letter words ("a", "i") match and everything else is <unk>. Shown
@@ -50,11 +52,11 @@ from speechlstm.io.manifest import read_manifest
 from speechlstm.scoring import score
 
 LN10 = float(np.log(10.0))
-DECODERS = ("greedy", "ours", "lexicon", "lexfree")
+DECODERS = ("greedy", "ours", "lexicon", "lexfree", "phones")
 
 
-def acoustic_log_probs(recognizer, paths: list[Path], mode: str) -> list[np.ndarray]:
-    """Log-probs of each file, computed exactly as the recognizer would in ``mode``."""
+def acoustic_log_probs(recognizer, paths: list[Path], mode: str, head: str = "chars") -> list[np.ndarray]:
+    """``head``'s log-probs of each file, computed exactly as the recognizer would in ``mode``."""
     from speechlstm.decode.greedy import LogProbRecorder
     from speechlstm.io.audio import read_audio
     from speechlstm.stream import Stream
@@ -62,9 +64,9 @@ def acoustic_log_probs(recognizer, paths: list[Path], mode: str) -> list[np.ndar
     for path in paths:
         audio = read_audio(path, recognizer.sample_rate)
         if mode == "offline":
-            outputs.append(recognizer.backend.full(recognizer.bundle.feature_extractor()(audio)))
+            outputs.append(recognizer.backend.full(recognizer.bundle.feature_extractor()(audio), head))
             continue
-        stream = Stream(recognizer, LogProbRecorder())
+        stream = Stream(recognizer, LogProbRecorder(head))
         stream.accept_waveform(recognizer.sample_rate, audio)
         stream.finalize()
         parts = stream.decoder_state
@@ -76,7 +78,7 @@ def load_cache(args: argparse.Namespace) -> Path:
     """The npz cache for ``args``, computed first when missing or made from something else."""
     model = Path(args.model or DEFAULT_BUNDLE).resolve()
     manifest = Path(args.manifest).resolve()
-    key = f"{model}:{model.stat().st_size}:{model.stat().st_mtime}:{manifest}:{args.limit}"
+    key = f"heads:{model}:{model.stat().st_size}:{model.stat().st_mtime}:{manifest}:{args.limit}"
     if args.cache.is_file():
         with np.load(args.cache) as cached:
             if str(cached["key"]) == key:
@@ -86,10 +88,12 @@ def load_cache(args: argparse.Namespace) -> Path:
     recognizer = Recognizer.from_bundle(model, backend="torch", threads=1)
     arrays = {"key": np.array(key), "refs": np.array([r.text for r in rows]),
               "chunk": np.array(recognizer.bundle.model.chunk), "frame_shift": np.array(recognizer.bundle.frame_shift)}
-    for mode in ("offline", "streaming"):
-        print(f"computing {mode} log-probs of {len(rows)} utterances", file=sys.stderr, flush=True)
-        for i, matrix in enumerate(acoustic_log_probs(recognizer, [r.path for r in rows], mode)):
-            arrays[f"{mode}{i}"] = matrix.astype(np.float32)
+    for head in recognizer.backend.heads:
+        prefix = "" if head == "chars" else f"{head}_"
+        for mode in ("offline", "streaming"):
+            print(f"computing {mode} {head} log-probs of {len(rows)} utterances", file=sys.stderr, flush=True)
+            for i, matrix in enumerate(acoustic_log_probs(recognizer, [r.path for r in rows], mode, head)):
+                arrays[f"{prefix}{mode}{i}"] = matrix.astype(np.float32)
     args.cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.cache.with_name(args.cache.stem + ".tmp.npz")
     np.savez(tmp, **arrays)
@@ -135,7 +139,8 @@ class LexiconFreeAdapter:
         return Result(" ".join("".join(chars).split()))
 
 
-def make_decoder(kind: str, lm: Path, alpha: float, beta: float, beam: int, frame_shift: float, cache: dict):
+def make_decoder(kind: str, lm: Path, alpha: float, beta: float, beam: int, frame_shift: float, cache: dict,
+                 lexicon: Path | None = None):
     """A decoder of ``kind``; ``cache`` keeps the loaded LM between grid points."""
     from speechlstm.text import VOCABULARY
     if kind == "greedy":
@@ -147,9 +152,11 @@ def make_decoder(kind: str, lm: Path, alpha: float, beta: float, beam: int, fram
         if "arpa" not in cache:
             cache["arpa"] = ArpaLM(lm)
         return BeamSearchDecoder(frame_shift, VOCABULARY, lm=cache["arpa"], alpha=alpha, beta=beta, beam_size=beam)
-    if kind == "lexicon":
+    if kind in ("lexicon", "phones"):
         from speechlstm.decode.flashlight import LexiconBeamDecoder
-        return LexiconBeamDecoder(frame_shift, VOCABULARY, lm=lm, alpha=alpha, beta=beta, beam_size=beam)
+        from speechlstm.phones import PHONES
+        return LexiconBeamDecoder(frame_shift, PHONES if kind == "phones" else VOCABULARY, lm=lm, alpha=alpha,
+                                  beta=beta, beam_size=beam, lexicon=lexicon)
     return LexiconFreeAdapter(VOCABULARY, lm, alpha, beam)
 
 
@@ -176,27 +183,32 @@ def decode_streaming(decoder, matrices: list[np.ndarray], chunk: int) -> tuple[l
 
 
 def run_job(kind: str, lm: str, grid: list[tuple[float, float]], beam: int, cache_path: str,
-            stream_all: bool = False) -> dict:
+            stream_all: bool = False, lexicon: str | None = None) -> dict:
     """One decoder with one LM over its grid, in a fresh process (for load time and RSS)."""
+    prefix = "phones_" if kind == "phones" else ""
     with np.load(cache_path) as cached:
         refs = [str(r) for r in cached["refs"]]
         chunk, frame_shift = int(cached["chunk"]), float(cached["frame_shift"])
-        offline = [cached[f"offline{i}"] for i in range(len(refs))]
-        streaming = [cached[f"streaming{i}"] for i in range(len(refs))]
+        if f"{prefix}offline0" not in cached:
+            raise SystemExit(f"{cache_path}: no {kind} log-probs (the model has no phone head)")
+        offline = [cached[f"{prefix}offline{i}"] for i in range(len(refs))]
+        streaming = [cached[f"{prefix}streaming{i}"] for i in range(len(refs))]
     base_rss = peak_rss_mb()
     lm_cache: dict = {}
+    lexicon_path = Path(lexicon) if lexicon else None
     start = time.process_time()
-    make_decoder(kind, Path(lm), *grid[0], beam, frame_shift, lm_cache)
+    make_decoder(kind, Path(lm), *grid[0], beam, frame_shift, lm_cache, lexicon_path)
     load_s = time.process_time() - start
     rows = []
     for alpha, beta in grid:
-        decoder = make_decoder(kind, Path(lm), alpha, beta, beam, frame_shift, lm_cache)
+        decoder = make_decoder(kind, Path(lm), alpha, beta, beam, frame_shift, lm_cache, lexicon_path)
         texts, seconds = decode_offline(decoder, offline)
         rows.append({"decoder": kind, "lm": lm, "lm_mb": Path(lm).stat().st_size / 1e6, "beam": beam,
                      "lm_weight": alpha, "word_bonus": beta, "offline": score(refs, texts), "offline_s": seconds})
     best = min(rows, key=lambda row: (row["offline"]["wer"], row["offline"]["cer"]))
     for row in rows if stream_all else [best]:
-        decoder = make_decoder(kind, Path(lm), row["lm_weight"], row["word_bonus"], beam, frame_shift, lm_cache)
+        decoder = make_decoder(kind, Path(lm), row["lm_weight"], row["word_bonus"], beam, frame_shift, lm_cache,
+                               lexicon_path)
         texts, costs = decode_streaming(decoder, streaming, chunk)
         row.update(streaming=score(refs, texts), chunk_ms_p50=1000 * statistics.median(costs),
                    chunk_ms_p95=1000 * float(np.percentile(costs, 95)))
@@ -219,6 +231,8 @@ def main() -> None:
     parser.add_argument("--lexicon-beam", type=int, default=50)
     parser.add_argument("--lexicon-lm-weights", type=float, nargs="+", default=[0.6, 0.9, 1.2])
     parser.add_argument("--lexicon-word-bonuses", type=float, nargs="+", default=[-2.0, -1.0, 0.0])
+    parser.add_argument("--lexicon", type=Path, default=DEFAULT_BUNDLE.parent / "lexicon.txt.gz",
+                        help="pronunciations of the LM's words, for the phones decoder")
     parser.add_argument("--lexfree-beam", type=int, default=50)
     parser.add_argument("--lexfree-lm-weights", type=float, nargs="+", default=[0.3])
     parser.add_argument("--stream-all", action="store_true",
@@ -230,6 +244,7 @@ def main() -> None:
              "ours": (args.ours_beam, list(itertools.product(args.ours_lm_weights, args.ours_word_bonuses))),
              "lexicon": (args.lexicon_beam, list(itertools.product(args.lexicon_lm_weights, args.lexicon_word_bonuses))),
              "lexfree": (args.lexfree_beam, [(alpha, 0.0) for alpha in args.lexfree_lm_weights])}
+    grids["phones"] = grids["lexicon"]
     print("| decoder | LM | LM MB | beam | LM weight | word bonus | offline WER % | offline CER % | offline CPU s "
           "| streaming WER % | streaming CER % | CPU ms per chunk p50 / p95 | LM load CPU s | peak RSS MB |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -241,7 +256,8 @@ def main() -> None:
     for lm, kind in jobs:
         beam, grid = grids[kind]
         with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
-            job = pool.submit(run_job, kind, str(lm), grid, beam, str(cache), args.stream_all).result()
+            job = pool.submit(run_job, kind, str(lm), grid, beam, str(cache), args.stream_all,
+                              str(args.lexicon)).result()
         results.append(job)
         for row in job["rows"]:
             lm_name, lm_mb = (Path(lm).name, f"{row['lm_mb']:.1f}") if kind != "greedy" else ("-", "-")
