@@ -1,7 +1,8 @@
 """CTC decoding: greedy (:mod:`.greedy`), our prefix beam search (:mod:`.beam_search`),
-flashlight-text's lexicon beam search (:mod:`.flashlight`), hotwords (:mod:`.hotwords`), the
-ARPA LM reader (:mod:`.lm`) and builder (:mod:`.lm_builder`). :func:`build_decoder` makes the
-decoder a :class:`~speechlstm.config.DecodingConfig` asks for."""
+flashlight-text's lexicon beam search over characters or phones (:mod:`.flashlight`), hotwords
+(:mod:`.hotwords`), the ARPA LM reader (:mod:`.lm`) and builder (:mod:`.lm_builder`).
+:func:`build_decoder` makes the decoder a :class:`~speechlstm.config.DecodingConfig` asks for, and
+:func:`decoder_head` says which model output it reads."""
 from __future__ import annotations
 
 from pathlib import Path
