@@ -350,9 +350,11 @@ def shipped(shipped_bundle):
     return Recognizer.from_bundle(shipped_bundle, mode="streaming")
 
 
-def test_20_streams_at_real_time_pace_equal_transcribe_streaming(shipped):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_20_streams_at_real_time_pace_equal_transcribe_streaming(shipped, workers):
     """20 callers at once, 100 ms messages at real-time pace: every final equals ``transcribe --mode
-    streaming`` of the same clip; a 21st caller is refused while they run."""
+    streaming`` of the same clip (one decoding thread or two sharing the recognizer); a 21st caller
+    is refused while they run."""
     expected = {clip: shipped.transcribe_file(SAMPLES / clip, mode="streaming").text for clip in CLIPS}
 
     async def main(url):
@@ -364,7 +366,7 @@ def test_20_streams_at_real_time_pace_equal_transcribe_streaming(shipped):
             refused = await closed_with(extra)
         return clips, refused, await asyncio.gather(*tasks)
 
-    with running(shipped, max_streams=20) as url:
+    with running(shipped, max_streams=20, workers=workers) as url:
         clips, (code, _), results = asyncio.run(main(url))
     assert code == 1013
     for clip, (replies, close) in zip(clips, results):

@@ -25,6 +25,7 @@ from aiohttp import WSMsgType, web
 from ..bundle import DEFAULT_BUNDLE
 from ..io.audio import AudioError
 from ..recognizer import Recognizer
+from ..results import Transcript
 from . import vosk
 from .vosk import GOING_AWAY, INTERNAL, INVALID_DATA, NORMAL, TRY_AGAIN_LATER, ProtocolError, StreamConfig
 from .workers import Channel, DecodePool
@@ -121,16 +122,22 @@ class SpeechServer:
         name, data = await _upload(request)
         if not data:
             raise _json_error(web.HTTPBadRequest, "no audio: POST the file as the body or as multipart field 'file'")
-        with tempfile.NamedTemporaryFile(suffix=Path(name).suffix[:16]) as file:
+        try:
+            transcript = await asyncio.get_running_loop().run_in_executor(
+                self.uploads, self._transcribe_bytes, data, Path(name).suffix[:16], mode)
+        except AudioError as error:
+            raise _json_error(web.HTTPUnsupportedMediaType, f"cannot decode {name}: {error}") from None
+        return web.json_response(replace(transcript, path=name).to_dict())
+
+    def _transcribe_bytes(self, data: bytes, suffix: str, mode: str) -> Transcript:
+        """On the upload thread: the bytes through a temporary file (what the audio readers take)."""
+        with tempfile.NamedTemporaryFile(suffix=suffix) as file:
             file.write(data)
             file.flush()
-            run = lambda: self.recognizer.transcribe_file(file.name, mode=mode)  # noqa: E731
             try:
-                transcript = await asyncio.get_running_loop().run_in_executor(self.uploads, run)
+                return self.recognizer.transcribe_file(file.name, mode=mode)
             except AudioError as error:
-                raise _json_error(web.HTTPUnsupportedMediaType,
-                                  f"cannot decode {name}: {str(error).replace(file.name, name)}") from None
-        return web.json_response(replace(transcript, path=name).to_dict())
+                raise AudioError(str(error).replace(file.name + ": ", "").replace(file.name, "the upload")) from None
 
     def _authorize(self, request: web.Request) -> None:
         """With a token, ``Authorization: Bearer T`` or ``?token=T``; else HTTP 401."""
