@@ -339,6 +339,15 @@ def test_sigterm_flushes_the_finals_and_exits_0(tiny_bundle, capsys):
     assert outcome["final"]["text"] and outcome["final"]["result"] and code == 1001 and "shutting down" in reason
 
 
+def test_a_busy_port_is_one_line_and_exit_2(tiny_bundle, capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        code = main(["serve", "--model", str(tiny_bundle), "--port", str(busy.getsockname()[1]), "--decoder", "greedy"])
+    error = capsys.readouterr().err
+    assert code == 2 and "cannot listen on 127.0.0.1:" in error and "Traceback" not in error
+
+
 # Load and the shipped model ---------------------------------------------------------
 
 CLIPS = ["espeak_kitchen_lights.wav", "flite_real_time.wav", "goforward.wav", "sense_and_sensibility_0880.wav",
@@ -350,13 +359,17 @@ def shipped(shipped_bundle):
     return Recognizer.from_bundle(shipped_bundle, mode="streaming")
 
 
+@pytest.fixture(scope="module")
+def streaming_texts(shipped) -> dict[str, str]:
+    """``transcribe --mode streaming`` of each clip."""
+    return {clip: shipped.transcribe_file(SAMPLES / clip, mode="streaming").text for clip in CLIPS}
+
+
 @pytest.mark.parametrize("workers", [1, 2])
-def test_20_streams_at_real_time_pace_equal_transcribe_streaming(shipped, workers):
+def test_20_streams_at_real_time_pace_equal_transcribe_streaming(shipped, streaming_texts, workers):
     """20 callers at once, 100 ms messages at real-time pace: every final equals ``transcribe --mode
     streaming`` of the same clip (one decoding thread or two sharing the recognizer); a 21st caller
     is refused while they run."""
-    expected = {clip: shipped.transcribe_file(SAMPLES / clip, mode="streaming").text for clip in CLIPS}
-
     async def main(url):
         clips = [CLIPS[i % len(CLIPS)] for i in range(20)]
         tasks = [asyncio.create_task(vosk_client(url, *pcm(SAMPLES / clip), chunk=3200, pace=1.0)) for clip in clips]
@@ -371,7 +384,7 @@ def test_20_streams_at_real_time_pace_equal_transcribe_streaming(shipped, worker
     assert code == 1013
     for clip, (replies, close) in zip(clips, results):
         assert close == 1000
-        assert " ".join(f["text"] for f in finals(replies)) == expected[clip], clip
+        assert " ".join(f["text"] for f in finals(replies)) == streaming_texts[clip], clip
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -419,3 +432,4 @@ def test_the_page_in_a_real_browser(shipped, tmp_path):
     reference = set(clip.with_suffix(".txt").read_text().split())
     assert len(heard & reference) >= 0.7 * len(reference), shown
     assert uploaded == shipped.transcribe_file(clip, mode="offline").text
+
