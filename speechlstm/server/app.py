@@ -153,6 +153,7 @@ class SpeechServer:
     # WebSocket -----------------------------------------------------------------------
 
     async def socket(self, request: web.Request) -> web.StreamResponse:
+        """One Vosk connection: a slot, a channel once audio comes, both freed however it ends."""
         self._authorize(request)
         config = self.config
         ws = web.WebSocketResponse(max_msg_size=config.max_message_bytes, heartbeat=config.heartbeat)
