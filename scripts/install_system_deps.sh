@@ -6,6 +6,8 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(libsndfile1 espeak-ng)
 # live microphone tests: a user PulseAudio daemon with a pipe source, reached through PortAudio's ALSA pulse plugin
 packages+=(pulseaudio pulseaudio-utils libportaudio2 libasound2-plugins)
+# server browser test: the page in a real headless browser, driven by selenium
+packages+=(chromium chromium-driver)
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

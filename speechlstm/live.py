@@ -48,19 +48,22 @@ class LiveSession:
     One stream serves the whole session: at each endpoint the recognizer finishes it and
     resets it (:meth:`Recognizer.is_endpoint`, :meth:`Recognizer.reset`). ``seconds`` counts the
     audio consumed at the source's own rate, so event times stay exact across resampling and
-    utterances. ``endpoint`` (default: the recognizer's) sets when an utterance ends.
+    utterances. ``endpoint`` (default: the recognizer's) sets when an utterance ends;
+    ``hotwords`` are the stream's own, on top of the recognizer's (:meth:`Recognizer.create_stream`).
     """
 
     recognizer: Recognizer
     endpoint: EndpointConfig | None = None
+    hotwords: Any = None
     seconds: float = field(default=0.0, init=False)
     utterance: _Utterance | None = field(default=None, init=False)
-    stream: Stream | None = field(default=None, init=False)
+    stream: Stream = field(init=False)
 
     def __post_init__(self) -> None:
         if self.endpoint is not None and self.endpoint != self.recognizer.config.endpoint:
             self.recognizer = self.recognizer.with_options(endpoint=self.endpoint)
         self.endpoint = self.recognizer.config.endpoint
+        self.stream = self.recognizer.create_stream(self.hotwords)
 
     def events(self, source: Iterable[tuple[int, np.ndarray]]) -> Iterator[LiveEvent]:
         """Feed ``source`` block by block; yield partials as the text changes and finals at endpoints.
@@ -69,33 +72,50 @@ class LiveSession:
         """
         recognizer = self.recognizer
         for sample_rate, block in source:
-            utterance = self.utterance or self._start()
-            stream = self.stream
-            samples = to_mono_float(block)
-            stream.accept_waveform(sample_rate, samples)
-            while recognizer.is_ready(stream):
-                recognizer.decode_stream(stream)
-            self.seconds += len(samples) / sample_rate
-            if recognizer.is_endpoint(stream):
-                final = self._finish()
-                if final is not None:
-                    yield final
-                continue
-            result = recognizer.get_result(stream)
-            if result.text != utterance.partial:
-                utterance.partial = result.text
-                yield self._event("partial", result, utterance.offset)
-        final = self._finish()
+            self.accept(sample_rate, block)
+            while recognizer.is_ready(self.stream):
+                recognizer.decode_stream(self.stream)
+            event = self.poll()
+            if event is not None:
+                yield event
+        final = self.finish()
         if final is not None:
             yield final
 
+    def accept(self, sample_rate: int, block: np.ndarray) -> None:
+        """Add a block to the current utterance without decoding it: the caller decodes the
+        stream's ready chunks (alone, or batched with other sessions' as the server does),
+        then calls :meth:`poll`."""
+        if self.utterance is None:
+            self._start()
+        samples = to_mono_float(block)
+        self.stream.accept_waveform(sample_rate, samples)
+        self.seconds += len(samples) / sample_rate
+
+    def poll(self) -> LiveEvent | None:
+        """After decoding: the final at an endpoint (the stream restarts), a partial when the
+        text changed, else None (also at an endpoint where nothing was said)."""
+        utterance, stream = self.utterance, self.stream
+        if utterance is None:
+            return None
+        if self.recognizer.is_endpoint(stream):
+            return self.finish()
+        result = self.recognizer.get_result(stream)
+        if result.text == utterance.partial:
+            return None
+        utterance.partial = result.text
+        return self._event("partial", result, utterance.offset)
+
+    @property
+    def partial(self) -> str:
+        """The partial text of the current utterance ("" between utterances)."""
+        return self.utterance.partial if self.utterance else ""
+
     def _start(self) -> _Utterance:
-        if self.stream is None:
-            self.stream = self.recognizer.create_stream()
         self.utterance = _Utterance(self.seconds)
         return self.utterance
 
-    def _finish(self) -> LiveEvent | None:
+    def finish(self) -> LiveEvent | None:
         """Finish the current utterance and reset the stream; its final event, unless nothing was said."""
         utterance, self.utterance = self.utterance, None
         if utterance is None:

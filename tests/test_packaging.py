@@ -57,6 +57,13 @@ def test_wheel_carries_the_models_folder(wheel_env):
     assert not any(name.startswith("speechlstm/models/training_logs") for name in names)
 
 
+def test_wheel_carries_the_server_page(wheel_env):
+    wheel, _, _ = wheel_env
+    names = set(zipfile.ZipFile(wheel).namelist())
+    page = {f"speechlstm/server/static/{path.name}" for path in (ROOT / "speechlstm/server/static").iterdir()}
+    assert "speechlstm/server/static/index.html" in page and page <= names
+
+
 def test_installed_wheel_transcribes_with_no_environment_variable(wheel_env, tmp_path):
     _, bin_dir, env = wheel_env
     where = _run([str(bin_dir / "python"), "-c", "import speechlstm.bundle as b; print(b.__file__, b.MODELS_DIR)"],

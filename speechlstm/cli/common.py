@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..backends import BACKENDS
-from ..config import BEAM_DEFAULTS, DECODERS, DEFAULT_HOTWORD_BOOST, HEAD_CHOICES, DecodingConfig, HotwordError
+from ..config import (BEAM_DEFAULTS, DECODERS, DEFAULT_HOTWORD_BOOST, HEAD_CHOICES, DecodingConfig, EndpointConfig,
+                      HotwordError)
 from ..io.atomic import atomic_write
 from ..progress import BatchProgress
 from ..recognizer import RecognizerConfig
@@ -81,6 +82,21 @@ def recognizer_config(args: argparse.Namespace, **fixed) -> RecognizerConfig:
         return config.with_options(**decoder_options(args), **fixed)
     except HotwordError as error:
         raise CliError(str(error), EXIT_USAGE) from None
+
+
+def add_endpoint_options(parser: argparse.ArgumentParser) -> None:
+    """When a live utterance ends (``live`` and ``serve``)."""
+    group = parser.add_argument_group("endpointing")
+    defaults = EndpointConfig()
+    group.add_argument("--endpoint-silence", type=positive_int, default=round(defaults.trailing_silence * 1000),
+                       metavar="MS", help="trailing silence after speech that ends an utterance (default: %(default)s)")
+    group.add_argument("--max-utterance", type=positive(float), default=defaults.max_utterance, metavar="S",
+                       help="longest utterance in seconds before it is cut (default: %(default)g)")
+
+
+def endpoint_config(args: argparse.Namespace) -> EndpointConfig:
+    """The EndpointConfig that the endpointing options ask for."""
+    return EndpointConfig(trailing_silence=args.endpoint_silence / 1000, max_utterance=args.max_utterance)
 
 
 def add_decoder_options(parser: argparse.ArgumentParser) -> None:

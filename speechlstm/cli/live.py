@@ -11,11 +11,11 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable, TextIO
 
-from ..config import EndpointConfig
 from ..io.formats import to_json_line
 from ..live import DeviceError, LiveSession, MicrophoneSource, device_table
 from ..results import LiveEvent
-from .common import EXIT_DEVICE, EXIT_OUTPUT, CliError, add_model_options, positive, positive_int, recognizer_from_args
+from .common import (EXIT_DEVICE, EXIT_OUTPUT, CliError, add_endpoint_options, add_model_options, endpoint_config,
+                     recognizer_from_args)
 
 
 def _device(text: str) -> int | str:
@@ -38,10 +38,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=("text", "json"),
                         help="text (default on a terminal) or json (default when stdout is not a terminal)")
     parser.add_argument("-o", "--output", type=Path, help="also append each final utterance to this file")
-    parser.add_argument("--endpoint-silence", type=positive_int, default=800, metavar="MS",
-                        help="trailing silence after speech that ends an utterance (default: 800)")
-    parser.add_argument("--max-utterance", type=positive(float), default=20.0, metavar="S",
-                        help="longest utterance in seconds before it is cut (default: 20)")
+    add_endpoint_options(parser)
     add_model_options(parser)
     parser.set_defaults(run=run)
 
@@ -52,8 +49,7 @@ def run(args: argparse.Namespace) -> int:
         return _list_devices()
     fmt = args.format or ("text" if sys.stdout.isatty() else "json")
     live_text = fmt == "text" and sys.stdout.isatty()
-    endpoint = EndpointConfig(trailing_silence=args.endpoint_silence / 1000,
-                              max_utterance=args.max_utterance)
+    endpoint = endpoint_config(args)
     with ExitStack() as stack:
         log = _open_log(args.output, stack) if args.output else None
         session = LiveSession(recognizer_from_args(args, mode="streaming"), endpoint)

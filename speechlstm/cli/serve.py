@@ -1,0 +1,76 @@
+"""``speechlstm serve``: the Vosk-protocol WebSocket server, the browser page and POST /transcribe."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+from .common import (EXIT_USAGE, CliError, add_endpoint_options, add_model_options, endpoint_config, positive,
+                     positive_int, recognizer_from_args, to_stderr)
+
+TOKEN_VARIABLE = "SPEECHLSTM_TOKEN"
+"""The environment variable that gives the token when ``--token`` does not."""
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """Register the ``serve`` subcommand."""
+    parser = commands.add_parser(
+        "serve", help="serve streaming recognition over WebSocket (the Vosk protocol) and a browser page",
+        description="A WebSocket server that speaks the Vosk protocol on / and /ws, so vosk-server clients work "
+                    "as they are: an optional {\"config\": {\"sample_rate\": R}}, binary 16-bit mono PCM "
+                    "messages each answered with {\"partial\"} or, at an endpoint, {\"text\", \"result\"}, then "
+                    "{\"eof\" : 1}. A browser opening / gets a page with microphone capture and file upload; "
+                    "GET /healthz reports the streams in use; POST /transcribe takes an audio file and returns "
+                    "the JSON of `transcribe --format json`. SIGTERM (or Ctrl-C) stops accepting, sends every "
+                    "stream its final and exits 0.",
+        epilog="examples:\n  speechlstm serve\n  speechlstm serve --host 0.0.0.0 --port 2700 --max-streams 40 "
+               "--workers 2\n  SPEECHLSTM_TOKEN=secret speechlstm serve --decoder greedy",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    group = parser.add_argument_group("server")
+    group.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    group.add_argument("--port", type=int, default=2700, help="TCP port (default: 2700, vosk-server's; 0: any free)")
+    group.add_argument("--max-streams", type=positive_int, default=20, metavar="N",
+                       help="concurrent WebSocket streams; one more is refused at once with close code 1013 "
+                            "(default: 20)")
+    group.add_argument("--workers", type=positive_int, default=1, metavar="N",
+                       help="decoding threads, each batching the ready chunks of its streams; about one per core "
+                            "to give the server (default: 1)")
+    group.add_argument("--token", default=os.environ.get(TOKEN_VARIABLE) or None,
+                       help=f"require 'Authorization: Bearer TOKEN' or ?token=TOKEN on the WebSocket and POST "
+                            f"/transcribe (default: ${TOKEN_VARIABLE}, else none)")
+    group.add_argument("--idle-timeout", type=positive(float), default=30.0, metavar="S",
+                       help="close a connection silent for this long, after its final (default: 30)")
+    add_endpoint_options(parser)
+    add_model_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the model, serve until SIGTERM or Ctrl-C, exit 0."""
+    try:
+        from ..server import ServerConfig, serve
+    except ImportError as error:
+        raise CliError(f"the server needs aiohttp ({error}): pip install 'speechlstm[server]'", EXIT_USAGE) from None
+    if not 0 <= args.port <= 65535:
+        raise CliError(f"--port must be 0 to 65535, got {args.port}", EXIT_USAGE)
+    recognizer = recognizer_from_args(args, mode="streaming", endpoint=endpoint_config(args))
+    config = ServerConfig(host=args.host, port=args.port, max_streams=args.max_streams, token=args.token,
+                          workers=args.workers, idle_timeout=args.idle_timeout)
+    log = logging.getLogger("speechlstm.server")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("speechlstm: %(message)s"))
+    log.addHandler(handler)
+
+    def ready(url: str) -> None:
+        to_stderr(f"speechlstm: serving {recognizer.config.backend} on {url} (WebSocket on / and /ws, "
+                  f"{args.max_streams} streams, {args.workers} worker{'s' * (args.workers > 1)}"
+                  f"{', token required' if args.token else ''}); SIGTERM or Ctrl-C stops")
+
+    try:
+        asyncio.run(serve(recognizer, config, ready))
+    except OSError as error:
+        raise CliError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}", EXIT_USAGE) from None
+    to_stderr("speechlstm: stopped")
+    return 0

@@ -1,0 +1,435 @@
+"""``speechlstm serve``: the Vosk protocol through a real WebSocket client (websockets, as
+vosk-server's examples use) against servers on loopback; every fault; the token; SIGTERM;
+20 streams at real-time pace; and the page in a real browser (chromium through selenium)."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+pytest.importorskip("aiohttp", reason="the server needs aiohttp: pip install 'speechlstm[server]'")
+websockets = pytest.importorskip("websockets")
+from websockets.asyncio.client import connect  # noqa: E402
+from websockets.exceptions import ConnectionClosed, InvalidStatus  # noqa: E402
+
+from speechlstm import Recognizer  # noqa: E402
+from speechlstm.cli import main  # noqa: E402
+from speechlstm.config import EndpointConfig  # noqa: E402
+from speechlstm.io.audio import resample  # noqa: E402
+from speechlstm.server import ServerConfig, serve  # noqa: E402
+
+from conftest import SAMPLES  # noqa: E402
+
+THREE = SAMPLES / "three_utterances.wav"
+THREE_SPANS = [(0.300, 1.196), (2.196, 3.761), (4.761, 6.121)]  # speech in three_utterances.wav (samples/README.md)
+EOF = '{"eof" : 1}'  # byte for byte what vosk-server's clients send
+
+
+@contextmanager
+def running(recognizer: Recognizer, **options):
+    """A server on a free loopback port, in a thread with its own event loop; yields its ws:// URL."""
+    ready: queue.Queue = queue.Queue()
+    state: dict = {}
+
+    async def main() -> None:
+        state["loop"], state["stop"] = asyncio.get_running_loop(), asyncio.Event()
+        await serve(recognizer, ServerConfig(port=0, **options), ready.put, state["stop"])
+
+    def thread_main() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as error:  # reported to the test below
+            ready.put(error)
+
+    thread = threading.Thread(target=thread_main, daemon=True)
+    thread.start()
+    url = ready.get(timeout=60)
+    if isinstance(url, BaseException):
+        raise url
+    try:
+        yield url.replace("http://", "ws://")
+    finally:
+        state["loop"].call_soon_threadsafe(state["stop"].set)
+        thread.join(30)
+        assert not thread.is_alive(), "the server did not stop"
+
+
+def http(url: str, path: str, data: bytes | None = None, headers: dict | None = None) -> tuple[int, dict | str]:
+    request = urllib.request.Request(url.replace("ws://", "http://") + path, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            status, body, kind = response.status, response.read(), response.headers.get_content_type()
+    except urllib.error.HTTPError as error:
+        status, body, kind = error.code, error.read(), error.headers.get_content_type()
+    return status, json.loads(body) if kind == "application/json" else body.decode()
+
+
+def pcm(path: Path, rate: int | None = None) -> tuple[bytes, int]:
+    """A clip as 16-bit little-endian PCM (resampled to ``rate``) and its rate."""
+    samples, source = sf.read(path, dtype="float32")
+    rate = rate or source
+    samples = resample(samples, source, rate)
+    return (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes(), rate
+
+
+async def vosk_client(url: str, audio: bytes, rate: int, chunk: int = 8000, pace: float = 0.0,
+                      config: dict | None = None) -> tuple[list[dict], int]:
+    """vosk-server's test client: config, binary chunks each answered, eof; the replies and the close code.
+    ``pace`` > 0 sends at that many times real time."""
+    async with connect(url, max_size=None) as ws:
+        await ws.send(json.dumps({"config": {"sample_rate": rate, **(config or {})}}))
+        replies = []
+        started = time.monotonic()
+        for offset in range(0, len(audio), chunk):
+            if pace:
+                await asyncio.sleep(max(0.0, started + offset / 2 / rate / pace - time.monotonic()))
+            await ws.send(audio[offset:offset + chunk])
+            replies.append(json.loads(await ws.recv()))
+        await ws.send(EOF)
+        replies.append(json.loads(await ws.recv()))
+        with pytest.raises(ConnectionClosed):
+            await ws.recv()
+        return replies, ws.close_code
+
+
+def finals(replies: list[dict]) -> list[dict]:
+    return [reply for reply in replies if "text" in reply and reply["text"]]
+
+
+async def closed_with(ws) -> tuple[int, str]:
+    """Wait for the server's close; its code and reason."""
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await ws.recv()
+    return closed.value.rcvd.code, closed.value.rcvd.reason
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_bundle):
+    """Greedy on random weights: energy endpoints split three_utterances.wav in three (tests/test_live.py)."""
+    return Recognizer.from_bundle(tiny_bundle, decoder="greedy", mode="streaming")
+
+
+@pytest.fixture(scope="module")
+def server(tiny):
+    with running(tiny, max_streams=3, idle_timeout=1.5, max_message_bytes=64 * 1024) as url:
+        yield url
+
+
+def wait_for_streams(url: str, count: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while http(url, "/healthz")[1]["streams"] != count:
+        assert time.monotonic() < deadline, f"streams in use did not return to {count}"
+        time.sleep(0.05)
+
+
+# The protocol -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path,rate", [("/", 16000), ("/ws", 8000)])
+def test_partials_then_finals_with_word_times_then_eof(server, path, rate):
+    audio, rate = pcm(THREE, rate)
+    replies, code = asyncio.run(vosk_client(server + path, audio, rate, chunk=rate // 5))
+    assert code == 1000
+    assert len(replies) == -(-len(audio) // (rate // 5)) + 1, "one answer per audio message, and one for eof"
+    assert all(set(reply) in ({"partial"}, {"text", "result"}) for reply in replies)
+    assert any(reply.get("partial") for reply in replies)
+    utterances = finals(replies)
+    assert len(utterances) == 3
+    for final, (start, end) in zip(utterances, THREE_SPANS):
+        words = final["result"]
+        assert final["text"] == " ".join(w["word"] for w in words)
+        assert all(set(w) == {"word", "start", "end", "conf"} and 0 <= w["conf"] <= 1 for w in words)
+        assert all(start - 0.5 <= w["start"] <= w["end"] <= end + 1.0 for w in words), (words, start, end)
+    wait_for_streams(server, 0)
+
+
+def test_eof_without_audio_and_reset_mid_stream(server):
+    async def client():
+        async with connect(server) as ws:
+            audio, rate = pcm(THREE)
+            await ws.send(audio[:int(rate * 1.0) * 2])
+            assert "partial" in json.loads(await ws.recv())
+            await ws.send('{"reset" : 1}')
+            reset = json.loads(await ws.recv())
+            await ws.send(EOF)
+            return reset, json.loads(await ws.recv()), await closed_with(ws)
+
+    reset, final, (code, _) = asyncio.run(client())
+    assert reset["text"] and reset["result"], "reset ends the utterance with a final"
+    assert final == {"text": "", "result": []} and code == 1000
+
+
+# Faults -------------------------------------------------------------------------------
+
+FAULTS = {
+    "malformed JSON": ("text", '{"config": ', 1007, "malformed JSON"),
+    "unknown message": ("text", '{"hello": 1}', 1003, "expected"),
+    "odd byte count": ("bytes", b"\x00" * 3201, 1007, "even number of bytes"),
+    "a WAV file": ("bytes", THREE.read_bytes()[:32000], 1003, "got a WAV file"),
+    "unsupported rate": ("text", '{"config": {"sample_rate": 1000}}', 1003, "unsupported sample_rate"),
+    "rate not a number": ("text", '{"config": {"sample_rate": "fast"}}', 1007, "sample_rate"),
+    "hotwords on greedy": ("config", '{"config": {"sample_rate": 16000, "hotwords": ["kitchen"]}}', 1007,
+                           "beam decoder"),
+    "bad hotwords": ("text", '{"config": {"hotwords": "kitchen"}}', 1007, "hotwords must be"),
+    "message too big": ("bytes", b"\x00" * (64 * 1024 + 2), 1009, ""),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=list(FAULTS))
+def test_faults_get_a_clear_close_code_and_the_server_stays_up(server, fault):
+    kind, payload, expected, reason = FAULTS[fault]
+
+    async def client():
+        async with connect(server, max_size=None) as ws:
+            await ws.send(payload if kind != "config" else payload)
+            if kind == "config":  # the hotwords are checked when the stream is made, at the first audio
+                await ws.send(b"\x00" * 3200)
+            return await closed_with(ws)
+
+    code, message = asyncio.run(client())
+    assert code == expected and reason in message, (code, message)
+    wait_for_streams(server, 0)
+    assert http(server, "/healthz")[1]["status"] == "ok"
+
+
+def test_idle_connection_gets_its_final_and_is_closed(server):
+    async def client():
+        async with connect(server) as ws:
+            audio, rate = pcm(THREE)
+            await ws.send(audio[:int(rate * 1.1) * 2])  # in the middle of the first utterance
+            await ws.recv()
+            started = time.monotonic()
+            final = json.loads(await ws.recv())
+            return final, await closed_with(ws), time.monotonic() - started
+
+    final, (code, reason), waited = asyncio.run(client())
+    assert final["text"] and code == 1001 and "idle" in reason and 1.0 < waited < 10
+
+
+def test_a_client_that_vanishes_mid_utterance_frees_its_stream(server):
+    async def client():
+        ws = await connect(server)
+        audio, rate = pcm(THREE)
+        await ws.send(audio[:int(rate * 0.9) * 2])
+        await ws.recv()
+        assert http(server, "/healthz")[1]["streams"] == 1
+        ws.transport.abort()  # no close frame: the TCP connection just drops
+
+    asyncio.run(client())
+    wait_for_streams(server, 0)
+
+
+def test_max_utterance_cuts_long_speech(tiny):
+    noise = (np.random.default_rng(0).standard_normal(16000 * 4) * 3000).astype("<i2").tobytes()
+    with running(tiny.with_options(endpoint=EndpointConfig(max_utterance=1.0))) as url:
+        replies, code = asyncio.run(vosk_client(url, noise, 16000, chunk=1600))
+    cut = [reply for reply in replies if "result" in reply and reply["result"]]
+    assert code == 1000 and len(cut) >= 3
+    assert all(r["result"][-1]["end"] - r["result"][0]["start"] <= 1.05 for r in cut)
+
+
+def test_stream_beyond_max_streams_is_refused_while_the_others_keep_going(server):
+    audio, rate = pcm(THREE)
+
+    async def main():
+        running_clients = [asyncio.create_task(vosk_client(server, audio, rate, chunk=3200, pace=4.0))
+                           for _ in range(3)]
+        await asyncio.sleep(0.3)
+        while http(server, "/healthz")[1]["streams"] < 3:
+            await asyncio.sleep(0.05)
+        async with connect(server) as extra:
+            refused = await closed_with(extra)
+        return refused, await asyncio.gather(*running_clients)
+
+    (code, reason), results = asyncio.run(main())
+    assert code == 1013 and "3 streams" in reason
+    texts = {tuple(f["text"] for f in finals(replies)) for replies, _ in results}
+    assert len(texts) == 1 and len(next(iter(texts))) == 3, "all three streams finished, with the same text"
+    wait_for_streams(server, 0)
+
+
+def test_token(tiny):
+    audio, rate = pcm(THREE)
+    with running(tiny, token="s3cret") as url:
+        for headers, query in [({}, ""), ({"Authorization": "Bearer wrong"}, ""), ({}, "?token=wrong")]:
+            with pytest.raises(InvalidStatus) as refused:
+                asyncio.run(vosk_client(url + query, audio, rate, chunk=32000))
+            assert refused.value.response.status_code == 401
+        assert http(url, "/transcribe", THREE.read_bytes())[0] == 401
+        for query, headers in [("?token=s3cret", None), ("", {"Authorization": "Bearer s3cret"})]:
+            async def client():
+                async with connect(url + query, additional_headers=headers) as ws:
+                    await ws.send(EOF)
+                    return json.loads(await ws.recv())
+            assert asyncio.run(client()) == {"text": "", "result": []}
+        assert http(url, "/transcribe", THREE.read_bytes(), {"Authorization": "Bearer s3cret"})[0] == 200
+        assert http(url, "/healthz")[0] == 200, "health checks need no token"
+
+
+# HTTP -------------------------------------------------------------------------------
+
+
+def test_page_health_and_transcribe(server, tiny):
+    status, page = http(server, "/")
+    assert status == 200 and "<title>speechlstm" in page and "/static/app.js" in page
+    assert "audioWorklet" in http(server, "/static/app.js")[1]
+    assert http(server, "/static/pcm-worklet.js")[0] == 200
+    status, health = http(server, "/healthz")
+    assert status == 200 and health["model"] == "tiny.safetensors" and health["capacity"] == 3
+    assert health["streams"] == 0
+    status, body = http(server, "/transcribe?name=three_utterances.wav", THREE.read_bytes())
+    expected = tiny.transcribe_file(THREE, mode="offline").to_dict()
+    assert status == 200 and body == {**expected, "path": "three_utterances.wav"}
+    status, body = http(server, "/transcribe?name=notes.txt", b"these are not audio samples")
+    assert status == 415 and "notes.txt" in body["error"]
+
+
+def test_sigterm_flushes_the_finals_and_exits_0(tiny_bundle, capsys):
+    """The command itself, in this process: SIGTERM mid-utterance sends the final, closes 1001, exits 0."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"ws://127.0.0.1:{port}"
+    outcome: dict = {}
+
+    async def client():
+        for _ in range(600):
+            try:
+                ws = await connect(url)
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
+        async with ws:
+            audio, rate = pcm(THREE)
+            await ws.send(audio[:int(rate * 1.1) * 2])
+            await ws.recv()
+            os.kill(os.getpid(), signal.SIGTERM)
+            outcome["final"] = json.loads(await ws.recv())
+            outcome["closed"] = await closed_with(ws)
+
+    def client_thread():
+        try:
+            asyncio.run(client())
+        finally:
+            if "final" not in outcome:  # never leave the server running
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    thread = threading.Thread(target=client_thread)
+    thread.start()
+    code = main(["serve", "--model", str(tiny_bundle), "--port", str(port), "--decoder", "greedy"])
+    thread.join(30)
+    assert code == 0 and "stopped" in capsys.readouterr().err
+    code, reason = outcome["closed"]
+    assert outcome["final"]["text"] and outcome["final"]["result"] and code == 1001 and "shutting down" in reason
+
+
+def test_a_busy_port_is_one_line_and_exit_2(tiny_bundle, capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        code = main(["serve", "--model", str(tiny_bundle), "--port", str(busy.getsockname()[1]), "--decoder", "greedy"])
+    error = capsys.readouterr().err
+    assert code == 2 and "cannot listen on 127.0.0.1:" in error and "Traceback" not in error
+
+
+# Load and the shipped model ---------------------------------------------------------
+
+CLIPS = ["espeak_kitchen_lights.wav", "flite_real_time.wav", "goforward.wav", "sense_and_sensibility_0880.wav",
+         "sense_and_sensibility_0930.wav"]
+
+
+@pytest.fixture(scope="module")
+def shipped(shipped_bundle):
+    return Recognizer.from_bundle(shipped_bundle, mode="streaming")
+
+
+@pytest.fixture(scope="module")
+def streaming_texts(shipped) -> dict[str, str]:
+    """``transcribe --mode streaming`` of each clip."""
+    return {clip: shipped.transcribe_file(SAMPLES / clip, mode="streaming").text for clip in CLIPS}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_20_streams_at_real_time_pace_equal_transcribe_streaming(shipped, streaming_texts, workers):
+    """20 callers at once, 100 ms messages at real-time pace: every final equals ``transcribe --mode
+    streaming`` of the same clip (one decoding thread or two sharing the recognizer); a 21st caller
+    is refused while they run."""
+    async def main(url):
+        clips = [CLIPS[i % len(CLIPS)] for i in range(20)]
+        tasks = [asyncio.create_task(vosk_client(url, *pcm(SAMPLES / clip), chunk=3200, pace=1.0)) for clip in clips]
+        while http(url, "/healthz")[1]["streams"] < 20:
+            await asyncio.sleep(0.05)
+        async with connect(url) as extra:
+            refused = await closed_with(extra)
+        return clips, refused, await asyncio.gather(*tasks)
+
+    with running(shipped, max_streams=20, workers=workers) as url:
+        clips, (code, _), results = asyncio.run(main(url))
+    assert code == 1013
+    for clip, (replies, close) in zip(clips, results):
+        assert close == 1000
+        assert " ".join(f["text"] for f in finals(replies)) == streaming_texts[clip], clip
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                    reason="needs Debian's chromium and chromium-driver (bash scripts/install_system_deps.sh)")
+def test_the_page_in_a_real_browser(shipped, tmp_path):
+    """Chromium with a WAV file as its microphone: the page shows the clip's transcript as finals
+    with times; the file upload shows the file's. The screenshot is what a user sees."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    clip = SAMPLES / "espeak_kitchen_lights.wav"
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                     f"--use-file-for-fake-audio-capture={clip}%noloop", "--autoplay-policy=no-user-gesture-required",
+                     "--window-size=900,760"):
+        options.add_argument(argument)
+    screenshot = Path(os.environ.get("SPEECHLSTM_SCREENSHOT", tmp_path / "page.png"))
+    with running(shipped) as url:
+        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+        try:
+            driver.get(url.replace("ws://", "http://") + "/")
+            driver.find_element(By.ID, "start").click()
+            wait = WebDriverWait(driver, 60, poll_frequency=0.2)
+            wait.until(lambda d: d.find_element(By.ID, "finals").text)  # the endpoint after the clip
+            driver.find_element(By.ID, "stop").click()
+            wait.until(lambda d: d.find_element(By.ID, "status").text == "Stopped.")
+            shown = driver.find_element(By.ID, "finals").text
+            driver.find_element(By.ID, "file").send_keys(str(clip))
+            driver.find_element(By.ID, "upload").click()
+            wait.until(lambda d: d.find_element(By.ID, "file-text").text)
+            uploaded = driver.find_element(By.ID, "file-text").text
+            driver.save_screenshot(str(screenshot))
+        finally:
+            driver.quit()
+    assert re.search(r"\d:\d\d\.\d\d–\d:\d\d\.\d\d", shown), shown
+    heard = set(re.sub(r"\d:\d\d\.\d\d–\d:\d\d\.\d\d", " ", shown).split())
+    reference = set(clip.with_suffix(".txt").read_text().split())
+    assert len(heard & reference) >= 0.7 * len(reference), shown
+    assert uploaded == shipped.transcribe_file(clip, mode="offline").text
+
