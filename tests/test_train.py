@@ -9,7 +9,7 @@ import soundfile as sf
 
 from speechlstm.bundle import load_bundle
 from speechlstm.io.manifest import import_librispeech, read_manifest
-from speechlstm.nn.augment import frequency_warp
+from speechlstm.nn.augment import AugmentConfig, augment, frequency_warp, spec_augment
 from speechlstm.nn.data import bucket_batches
 
 WORDS = ["hello world", "speech to text", "a small model", "streaming audio", "one two three"]
@@ -56,6 +56,21 @@ def test_frequency_warp_moves_energy_along_the_mel_axis():
     assert 43 <= int(np.argmax(stretched[0])) <= 45
 
 
+def test_spec_augment_strength_scales_the_masks():
+    feats = np.random.default_rng(0).standard_normal((600, 80)).astype(np.float32)
+    assert np.array_equal(spec_augment(feats, np.random.default_rng(1), 0.0), feats)
+    masked = [int((spec_augment(feats, np.random.default_rng(seed), strength) != feats).sum())
+              for strength in (1.0, 3.0) for seed in range(20)]
+    assert sum(masked[20:]) > 2 * sum(masked[:20]) > 0
+
+
+def test_augment_keeps_length_and_range():
+    samples = np.sin(np.arange(24007) / 9).astype(np.float32) * 0.5
+    config = AugmentConfig(p_speed=0.0, p_reverb=1.0, p_noise=1.0)
+    out = augment(samples, np.random.default_rng(0), config, babble=np.zeros(100, dtype=np.int16))
+    assert out.shape == samples.shape and out.dtype == np.float32 and np.abs(out).max() <= 1.0
+
+
 def _train(manifest, out, extra=(), launcher=(sys.executable, "-m", "speechlstm", "train")):
     """Train through ``speechlstm train`` (the documented command) unless another launcher is given."""
     command = [*launcher, "--train", f"{manifest}:2", "--dev", str(manifest), "--out", str(out),
@@ -68,13 +83,15 @@ def _train(manifest, out, extra=(), launcher=(sys.executable, "-m", "speechlstm"
 def test_train_resume_and_bundle(librispeech, tmp_path):
     manifest = tmp_path / "train.tsv"
     import_librispeech(librispeech, manifest)
-    first = _train(manifest, tmp_path / "run", ["--epochs", "1", "--max-minutes", "3"])
+    first = _train(manifest, tmp_path / "run", ["--epochs", "1", "--max-minutes", "3", "--spec-augment", "0.5",
+                                                "--speed-prob", "0", "--warp-prob", "1"])
     assert first.returncode == 0, first.stderr[-2000:]
     log = (tmp_path / "run" / "train_log.tsv").read_text().splitlines()
     assert log[0].startswith("step\tepoch") and len(log) >= 2
     bundle = load_bundle(tmp_path / "run" / "best.safetensors")
     assert bundle.model.hidden == 16 and "offline_wer" in bundle.info
     assert bundle.train["hidden"] == 16 and bundle.train["epochs"] == 1  # the training options travel along
+    assert bundle.train["spec_augment"] == 0.5 and bundle.train["speed_prob"] == 0
     first_step = int(load_bundle(tmp_path / "run" / "last.safetensors").info["step"])
     second = _train(manifest, tmp_path / "run", ["--epochs", "2", "--max-minutes", "3"])
     assert second.returncode == 0, second.stderr[-2000:]

@@ -16,7 +16,7 @@ SAMPLE_RATE = 16000
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Probabilities and ranges of the waveform augmentations and the feature frequency warp."""
+    """Probabilities and ranges of the waveform augmentations, the feature frequency warp and SpecAugment."""
 
     speed: tuple[float, float] = (0.9, 1.1)
     p_speed: float = 0.8
@@ -29,6 +29,7 @@ class AugmentConfig:
     gain_db: tuple[float, float] = (-20.0, 6.0)
     warp: tuple[float, float] = (0.88, 1.12)
     p_warp: float = 0.5
+    spec_masks: float = 1.0
 
     def scaled(self, factor: float) -> "AugmentConfig":
         """The same ranges with every degradation probability times ``factor`` (speed and frequency warp kept)."""
@@ -74,7 +75,7 @@ def augment(samples: np.ndarray, rng: np.random.Generator, config: AugmentConfig
         x = resample(x.astype(np.float32), int(SAMPLE_RATE * factor), SAMPLE_RATE).astype(np.float64)
     if rng.random() < config.p_reverb:
         impulse = _room_impulse(rng)
-        size = len(x) + len(impulse) - 1
+        size = 1 << (len(x) + len(impulse) - 2).bit_length()  # a power of two: pocketfft is slow on odd sizes
         x = np.fft.irfft(np.fft.rfft(x, size) * np.fft.rfft(impulse, size), size)[: len(x)]
     power = np.mean(x ** 2) + 1e-10
     if babble is not None and len(babble) and rng.random() < config.p_babble:
@@ -108,16 +109,22 @@ def frequency_warp(feats: np.ndarray, factor: float) -> np.ndarray:
     return feats[:, low] * (1 - weight) + feats[:, high] * weight
 
 
-def spec_augment(feats: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Two frequency masks (up to 15 bins) and one time mask (up to 40 frames) per 3 s."""
+def spec_augment(feats: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
+    """Two frequency masks (up to 15 bins) and one time mask (up to 40 frames) per 3 s.
+
+    ``strength`` scales the widest mask (0: none), so training can measure how much masking
+    small data wants.
+    """
     feats = feats.copy()
+    if strength <= 0:
+        return feats
     fill = feats.mean() if len(feats) else 0.0
     for _ in range(2):
-        width = int(rng.integers(0, 16))
+        width = int(rng.integers(0, min(feats.shape[1], round(15 * strength)) + 1))
         start = int(rng.integers(0, feats.shape[1] - width + 1))
         feats[:, start:start + width] = fill
     for _ in range(max(1, len(feats) // 300)):
-        width = int(rng.integers(0, min(41, len(feats) // 5 + 1)))
+        width = int(rng.integers(0, min(round(40 * strength) + 1, len(feats) // 5 + 1)))
         start = int(rng.integers(0, max(1, len(feats) - width)))
         feats[start:start + width] = fill
     return feats

@@ -54,7 +54,7 @@ class FeatureDataset:
             feats = self.extractor(samples)
             if rng.random() < self.augment_config.p_warp:
                 feats = frequency_warp(feats, rng.uniform(*self.augment_config.warp))
-            return spec_augment(feats, rng), self.targets[index], self.phone_targets[index]
+            return spec_augment(feats, rng, self.augment_config.spec_masks), self.targets[index], self.phone_targets[index]
         return self.extractor(samples), self.targets[index], self.phone_targets[index]
 
 

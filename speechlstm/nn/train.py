@@ -152,6 +152,10 @@ class TrainConfig:
     warmup: int = _option(300, "warm-up steps")
     augment: float = _option(1.0, "scale of the noise/reverb/telephone/re-encoding probabilities "
                                   "(0: speed only; the frequency warp is not scaled)")
+    speed_prob: float = _option(AugmentConfig.p_speed, "chance of a random 0.9-1.1 speed change per utterance")
+    warp_prob: float = _option(AugmentConfig.p_warp, "chance of the VTLP-style frequency warp per utterance")
+    spec_augment: float = _option(AugmentConfig.spec_masks, "SpecAugment strength: scales the widest time and "
+                                                            "frequency mask (0: off)")
     p_full: float = _option(0.4, "share of batches in full mode")
     bf16: bool = _option(False, "bfloat16 autocast, GPUs only: torch's CPU LSTM has no bf16 kernel "
                                 "(autocast fails; bf16 weights ran 22x slower here)", action="store_true")
@@ -298,7 +302,7 @@ class Trainer:
             self.model.feat_mean.copy_(torch.from_numpy(mean))
             self.model.feat_std.copy_(torch.from_numpy(std))
         self.wrapped = nn.parallel.DistributedDataParallel(self.model) if self.world > 1 else self.model
-        self.dataset = FeatureDataset(self.utterances, audio, self.frontend, AugmentConfig().scaled(args.augment),
+        self.dataset = FeatureDataset(self.utterances, audio, self.frontend, self.augment_config(),
                                       seed=args.seed, phone_targets=phone_targets)
         self.dev = None
         if args.dev and self.rank == 0:
@@ -350,6 +354,12 @@ class Trainer:
             self.best = figures["streaming_wer"]
             save_bundle(self.args.out / "best.safetensors", self.model, self.frontend,
                         {**self.info, "step": self.step, **figures}, train=self.train_config)
+
+    def augment_config(self) -> AugmentConfig:
+        """The augmentation of this run's options: degradations scaled by ``--augment``, speed, warp, masks."""
+        args = self.args
+        config = AugmentConfig(p_speed=args.speed_prob, p_warp=args.warp_prob, spec_masks=args.spec_augment)
+        return config.scaled(args.augment)
 
     def train_step(self, batch: Batch, mode_rng: random.Random) -> None:
         args, device = self.args, self.device
