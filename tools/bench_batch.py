@@ -95,14 +95,15 @@ class NoOp:
 def ray_overhead(files: list[Path], folder: Path, count: int = 500) -> float:
     """Seconds Ray Data adds per file (one actor, Ray already running): no-op runs on ``count``
     paths (the files, repeated) and on one, after a warm-up run, differenced, so that starting the
-    actor pool cancels out. The instance has a spare CPU so that the first run's actor, released lazily, cannot hold
-    up the second."""
+    actor pool cancels out. The instance claims more logical CPUs than it has (nothing here computes):
+    each run's actor is released lazily, and with only the real cores the next run's actor and write tasks
+    waited for CPUs forever."""
     from speechlstm.ray_batch import connect, run_dataset
     from speechlstm.recognizer import RecognizerConfig
 
     paths = [str(files[number % len(files)]) for number in range(max(count, len(files)))]
     walls = []
-    connect("local", 2)
+    connect("local", 8)
     import ray
     try:
         for subset in (paths[:1], paths[:1], paths):
