@@ -7,9 +7,9 @@
 Each size is the shipped model's architecture (frontend, stacking, chunk and right context,
 both heads) with random weights of that width (units per direction) and depth, exported the
 way the shipped model is (`speechlstm export --int8 --streaming-only`) and run in streaming
-mode over samples/ (joined, repeated to --seconds) in 100 ms blocks with greedy decoding, so
-the figure is the frontend and the acoustic model; the default beam decoder adds about
-0.005 RTF. Accuracy is not measured here: a size is worth training only where it fits. The
+mode over samples/ (joined, repeated to --seconds; ``Recognizer.transcribe`` feeds it chunk by
+chunk, as ``tools/bench.py`` does) with greedy decoding, so the figure is the frontend and the
+acoustic model; the default beam decoder adds about 0.009 RTF (README). Accuracy is not measured here: a size is worth training only where it fits. The
 issue's budget is a streaming RTF of at most 0.03 on 1 thread with onnx-int8.
 """
 from __future__ import annotations
@@ -25,29 +25,28 @@ import numpy as np
 
 from benchlib import SAMPLES, machine
 from speechlstm import Recognizer
-from speechlstm.bundle import load_bundle
+from speechlstm.bundle import Bundle, load_bundle
 from speechlstm.io.audio import read_audio
 
 DEFAULT_SIZES = ["224x4", "288x3", "288x4", "288x5", "288x6", "352x4", "384x4", "448x4"]
 
 
-def build(size: str, folder: Path) -> tuple[Path, int]:
-    """A bundle of the shipped architecture at ``size`` (UNITSxLAYERS), random weights, exported
-    to onnx-int8 beside it; its path and parameter count."""
+def build(shipped: Bundle, size: str, folder: Path) -> tuple[Path, Path, int]:
+    """A bundle of ``shipped``'s architecture at ``size`` (UNITSxLAYERS), random weights, exported
+    to onnx-int8 beside it; its path, the graph's path and the parameter count."""
     import torch
 
     from speechlstm.nn.export import export
     from speechlstm.nn.model import AcousticModel, save_bundle
 
     hidden, layers = (int(part) for part in size.split("x"))
-    shipped = load_bundle()
     torch.manual_seed(0)
     model = AcousticModel(replace(shipped.model, hidden=hidden, layers=layers)).eval()
     model.feat_mean.copy_(torch.from_numpy(shipped.tensors["feat_mean"].astype(np.float32)))
     model.feat_std.copy_(torch.from_numpy(shipped.tensors["feat_std"].astype(np.float32)))
     path = save_bundle(folder / f"size{size}.safetensors", model, shipped.frontend, {"size": size})
-    export(path, folder, int8=True, graphs=["streaming"])
-    return path, sum(p.numel() for p in model.parameters())
+    [graph] = export(path, folder, int8=True, graphs=["streaming"])
+    return path, graph, sum(p.numel() for p in model.parameters())
 
 
 def streaming_rtf(bundle: Path, audio: np.ndarray, rate: int, repeat: int) -> float:
@@ -55,16 +54,8 @@ def streaming_rtf(bundle: Path, audio: np.ndarray, rate: int, repeat: int) -> fl
     recognizer = Recognizer.from_bundle(bundle, backend="onnx-int8", threads=1, decoder="greedy", mode="streaming")
     best = float("inf")
     for _ in range(repeat):
-        stream = recognizer.create_stream()
         start = time.perf_counter()
-        for offset in range(0, len(audio), rate // 10):
-            stream.accept_waveform(rate, audio[offset:offset + rate // 10])
-            while recognizer.is_ready(stream):
-                recognizer.decode_stream(stream)
-        stream.input_finished()
-        while recognizer.is_ready(stream):
-            recognizer.decode_stream(stream)
-        recognizer.get_result(stream)
+        recognizer.transcribe(audio, rate)
         best = min(best, time.perf_counter() - start)
     return best / (len(audio) / rate)
 
@@ -73,8 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", nargs="+", default=DEFAULT_SIZES,
                         help="UNITSxLAYERS per size (default: %(default)s)")
-    parser.add_argument("--seconds", type=float, default=30.0, help="audio per run (default 30 s of samples/)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per size; the fastest counts (default 3)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="audio per run (default 60 s of samples/; 30 s ranked small sizes by noise)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per size; the fastest counts (default 5)")
     parser.add_argument("--budget", type=float, default=0.03, help="RTF budget to mark (default 0.03)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
@@ -93,8 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---:|---:|---:|---:|---|")
     with tempfile.TemporaryDirectory(prefix="speechlstm-sizes-") as scratch:
         for size in args.sizes:
-            bundle, params = build(size, Path(scratch))
-            graph = next(Path(scratch).glob(f"{bundle.stem}.streaming*.onnx"))
+            bundle, graph, params = build(shipped, size, Path(scratch))
             rows.append({"size": size, "params": params, "int8_mb": graph.stat().st_size / 1e6,
                          "rtf": streaming_rtf(bundle, audio, rate, args.repeat)})
     reference = next((row["rtf"] for row in rows if row["size"] == f"{shipped.model.hidden}x{shipped.model.layers}"),
