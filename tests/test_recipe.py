@@ -32,7 +32,7 @@ def _run(args, env, cwd=ROOT):
 def test_recipe_runs_a_range_of_stages(tmp_path):
     dev = _tiny_shared(tmp_path / "shared")
     env = {"SHARED": str(tmp_path / "shared"), "EXP": str(tmp_path / "exp"), "MIX": "tiny.tsv:2", "DEV": str(dev),
-           "MINUTES": "0.1", "LEXICON": "none",
+           "MINUTES": "0.1", "LEXICON": "none", "HOLDOUT": "none",
            "TRAIN_ARGS": "--hidden 16 --layers 2 --chunk 4 --right 2 --epochs 2 --batch-seconds 4 --warmup 2 "
                          "--workers 0 --eval-limit 2"}
     result = _run(["--stage", "1", "--stop-stage", "1"], env)
@@ -43,6 +43,26 @@ def test_recipe_runs_a_range_of_stages(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "exp" / "train" / "last.safetensors").exists()
     assert "stage 4" in result.stderr and "stage 5" not in result.stderr
+
+
+def test_recipe_holds_readers_out_as_dev2(tmp_path):
+    dev = _tiny_shared(tmp_path / "shared")
+    speakers = tmp_path / "held.txt"
+    speakers.write_text("# held out\ns1\tM\n")
+    env = {"SHARED": str(tmp_path / "shared"), "EXP": str(tmp_path / "exp"), "MIX": "tiny.tsv:2", "DEV": str(dev),
+           "HOLDOUT": str(speakers)}
+    result = _run(["--stage", "1", "--stop-stage", "1"], env)
+    assert result.returncode == 0, result.stderr
+    train = tmp_path / "exp" / "tiny.train.tsv"
+    assert (tmp_path / "exp" / "train.list").read_text().split() == [f"{train}:2"]
+    from speechlstm.io.manifest import read_manifest
+    kept, held = read_manifest(train, ("path", "text")), read_manifest(tmp_path / "exp" / "dev2.tsv", ("path", "text"))
+    assert [u.text for u in kept] == ["HELLO WORLD", "SMALL MODEL"]
+    assert [u.text for u in held] == ["ONE TWO THREE", "STREAMING AUDIO"]
+    assert all(u.path.exists() for u in kept + held)
+    speakers.write_text("nobody\n")
+    result = _run(["--stage", "1", "--stop-stage", "1"], env)
+    assert result.returncode != 0 and "speakers not in any training manifest: nobody" in result.stderr
 
 
 def test_recipe_refuses_a_missing_corpus_and_unknown_options(tmp_path):

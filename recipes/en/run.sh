@@ -5,8 +5,9 @@
 #   bash recipes/en/run.sh --stage 4 --stop-stage 5 # train, then decode dev
 #
 # Stages: 0 deps, 1 data, 2 synth (only with SYNTH_HOURS > 0), 3 lm, 4 train, 5 decode,
-# 6 export, 7 bench. Paths are relative to the repository root; the shared corpora are read
-# from $SHARED (default ../shared), never copied. Every setting below can be overridden from
+# 6 export, 7 bench. Stage 1 holds the readers of $HOLDOUT out of training ($EXP/dev2.tsv).
+# Paths are relative to the repository root; the shared corpora are read from $SHARED
+# (default ../shared), never copied. Every setting below can be overridden from
 # the environment, e.g. `MINUTES=30 INIT=models/speechlstm-en.safetensors bash recipes/en/run.sh --stage 4`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,7 +18,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --stage) stage="$2"; shift 2 ;;
         --stop-stage) stop_stage="$2"; shift 2 ;;
-        -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -30,6 +31,8 @@ DATA="$SHARED/data"
 MIX=${MIX:-"train.tsv:2 minilibrispeech.tsv:2 speechocean762.tsv:0.5 speechcommands.tsv:0.3 an4.tsv:1
 commonvoice.tsv:2 asterisk.tsv:0.5 vctk.tsv:2 cmu_arctic.tsv:2 digits.tsv:0.3"}
 DEV=${DEV:-$DATA/dev.tsv}
+# Readers held out of training as a second dev set, $EXP/dev2.tsv (issue 22); "none" holds out nobody.
+HOLDOUT=${HOLDOUT:-recipes/en/local/dev2_speakers.txt}
 SYNTH_HOURS=${SYNTH_HOURS:-0}
 LM_ARGS=${LM_ARGS:-"--vocab-size 40000 --prune 0 10 25"}
 INIT=${INIT:-}
@@ -58,6 +61,9 @@ if want 1; then
         echo "$DATA/$spec" >> "$EXP/train.list.tmp"
     done
     [ -f "$DEV" ] || { echo "run.sh: dev manifest $DEV not found" >&2; exit 1; }
+    if [ "$HOLDOUT" != none ]; then
+        python recipes/en/local/hold_out.py --speakers "$HOLDOUT" --list "$EXP/train.list.tmp" --dev "$EXP/dev2.tsv"
+    fi
     mv "$EXP/train.list.tmp" "$EXP/train.list"
 fi
 
