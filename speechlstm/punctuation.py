@@ -127,10 +127,17 @@ def written(word: str, case: int, mixed: dict[str, str]) -> str:
     return word
 
 
+def sentence_cases(cases: Sequence[int], marks: Sequence[int]) -> list[int]:
+    """``cases`` with a capital on the first word and on each word after a sentence end (the
+    tagger sometimes ends a sentence and leaves the next word lower case)."""
+    return [1 if case == 0 and (i == 0 or MARKS[marks[i - 1]] in ENDS) else case for i, case in enumerate(cases)]
+
+
 def render(words: Sequence[str], cases: Sequence[int], marks: Sequence[int], mixed: dict[str, str],
            final: bool = True) -> list[str]:
-    """One written token per word; with ``final`` the text ends a sentence (a period unless
-    the last mark already ends one)."""
+    """One written token per word, the text starting a sentence (:func:`sentence_cases`); with
+    ``final`` it also ends one (a period unless the last mark already ends one)."""
+    cases = sentence_cases(cases, marks)
     tokens = [written(w, c, mixed) + MARKS[m] for w, c, m in zip(words, cases, marks)]
     if final and tokens and tokens[-1][-1:] not in ENDS:
         tokens[-1] = tokens[-1].rstrip(",") + "."
@@ -142,6 +149,17 @@ def rule_labels(words: Sequence[str]) -> tuple[list[int], list[int]]:
     (:func:`render` with ``final`` adds the period at the end)."""
     cases = [1 if i == 0 or w == "i" or w.startswith("i'") else 0 for i, w in enumerate(words)]
     return cases, [0] * len(words)
+
+
+_END_INDICES = [MARKS.index(mark) for mark in ".?!"]
+
+
+def _marks(logits: np.ndarray, final: bool) -> list[int]:
+    """The likeliest mark of each word; with ``final``, the last word's likeliest sentence end."""
+    marks = logits.argmax(-1).tolist()
+    if final and marks:
+        marks[-1] = _END_INDICES[int(logits[-1, _END_INDICES].argmax())]
+    return marks
 
 
 class Punctuator:
@@ -179,19 +197,20 @@ class Punctuator:
                                         {"word_ids": ids, "ngram_ids": grams, "lengths": lengths})
         return cases, marks
 
-    def labels(self, words: Sequence[str], lookahead: int | None = None, context: int = 32
+    def labels(self, words: Sequence[str], lookahead: int | None = None, context: int = 32, final: bool = True
                ) -> tuple[list[int], list[int]]:
         """Case and mark classes of ``words``: from the whole text (``lookahead`` None), or each
-        word from a window of ``context`` words before and ``lookahead`` after it."""
+        word from a window of ``context`` words before and ``lookahead`` after it. With
+        ``final`` the text ends a sentence: its last word takes the likeliest of . ? !"""
         if not words:
             return [], []
         if lookahead is not None:
-            return self.window_labels(words, range(len(words)), lookahead, context)
+            return self.window_labels(words, range(len(words)), lookahead, context, final)
         cases, marks = self._run([words])
-        return cases[0].argmax(-1).tolist(), marks[0].argmax(-1).tolist()
+        return cases[0].argmax(-1).tolist(), _marks(marks[0], final)
 
     def window_labels(self, words: Sequence[str], positions: Iterable[int], lookahead: int, context: int,
-                      batch_size: int = 256) -> tuple[list[int], list[int]]:
+                      final: bool = True, batch_size: int = 256) -> tuple[list[int], list[int]]:
         """Case and mark classes of ``words[t]`` for each t of ``positions``, each from the
         words t - ``context`` .. t + ``lookahead`` (one batched call per ``batch_size``)."""
         positions = list(positions)
@@ -203,13 +222,13 @@ class Punctuator:
             for row, t in enumerate(part):
                 at = t - max(0, t - context)
                 out_cases.append(int(cases[row, at].argmax()))
-                out_marks.append(int(marks[row, at].argmax()))
+                out_marks.append(_marks(marks[row, at:at + 1], final and t == len(words) - 1)[0])
         return out_cases, out_marks
 
     def tokens(self, words: Sequence[str], lookahead: int | None = None, final: bool = True) -> list[str]:
         """One written token per word (case and following mark)."""
         words = [word.lower() for word in words]
-        cases, marks = self.labels(words, lookahead)
+        cases, marks = self.labels(words, lookahead, final=final)
         return render(words, cases, marks, self.vocabulary.mixed, final)
 
     def readable(self, words: Sequence[str]) -> list[str]:
@@ -245,8 +264,8 @@ class StreamingPunctuator:
     context: int = 32
     history: list[str] = field(default_factory=list)
 
-    def _labels(self, words: list[str]) -> tuple[list[int], list[int]]:
-        cases, marks = self.punctuator.labels(self.history + words)
+    def _labels(self, words: list[str], final: bool) -> tuple[list[int], list[int]]:
+        cases, marks = self.punctuator.labels(self.history + words, final=final)
         return cases[len(self.history):], marks[len(self.history):]
 
     def final(self, words: Sequence[str]) -> list[str]:
@@ -254,7 +273,7 @@ class StreamingPunctuator:
         words = [word.lower() for word in words]
         if not words:
             return []
-        cases, marks = self._labels(words)
+        cases, marks = self._labels(words, final=True)
         self.history = (self.history + words)[-self.context:]
         return write_numbers(render(words, cases, marks, self.punctuator.vocabulary.mixed, final=True))
 
@@ -263,7 +282,7 @@ class StreamingPunctuator:
         words = [word.lower() for word in words]
         if not words:
             return []
-        cases, marks = self._labels(words)
+        cases, marks = self._labels(words, final=False)
         settled = max(0, len(words) - self.hold)
         marks = marks[:settled] + [0] * (len(words) - settled)
         return render(words, cases, marks, self.punctuator.vocabulary.mixed, final=False)

@@ -47,7 +47,7 @@ def test_readable_inputs_transcribe(capsys, tiny_bundle, inputs, name):
     code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--format", "json", inputs / name)
     assert code == 0, err
     record = json.loads(out)
-    assert set(record) == {"path", "text", "duration", "words"}
+    assert set(record) - {"raw_text"} == {"path", "text", "duration", "words"}
 
 
 @pytest.mark.parametrize("name,reason", [("missing.wav", "no such file"), ("empty.wav", "cannot read"),

@@ -4,8 +4,8 @@ with a bounded look-ahead; and its cost (size, ms per word on one thread, memory
     nice -n 10 python tools/eval_punct.py [--model models/punct-en.int8.onnx] [--sentences 3000]
 
 Runs are 1 to 6 shuffled sentences of the held-out books (speechlstm.punct_data), scored as
-one text each: the end of a run ends a sentence for every system (as an endpoint or the end
-of a file does). Prints a Markdown table.
+one text each, as rendered: the end of a run ends a sentence for every system (as an endpoint
+or the end of a file does) and a sentence end capitalizes the next word. Prints a Markdown table.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from speechlstm.punct_data import end_marks, make_runs, read_sentences, score
-from speechlstm.punctuation import Punctuator, rule_labels
+from speechlstm.punctuation import Punctuator, StreamingPunctuator, rule_labels, sentence_cases
 
 COLUMNS = (", F1", ", P", ", R", ". F1", ". P", ". R", "? F1", "capital F1", "capital P", "capital R", "SER")
 
@@ -35,7 +35,9 @@ def main() -> None:
     print("|---" * (len(COLUMNS) + 1) + "|")
 
     def row(name: str, cases: list, marks: list) -> None:
-        figures = score(runs, cases, [end_marks(m) for m in marks])
+        """Scored as rendered: a sentence ends at the end of the run, a capital after each end."""
+        marks = [end_marks(m) for m in marks]
+        figures = score(runs, [sentence_cases(c, m) for c, m in zip(cases, marks)], marks)
         print(f"| {name} | " + " | ".join(f"{figures[c]:.3f}" for c in COLUMNS) + " |", flush=True)
 
     rules = [rule_labels(run.words) for run in runs]
@@ -49,16 +51,29 @@ def main() -> None:
         started = time.perf_counter()
         tagged = [punctuator.labels(run.words) for run in runs]
         per_word = (time.perf_counter() - started) * 1000 / words
-        costs.append((name, punctuator.path.stat().st_size / 1e6, per_word, (loaded - rss) / 1024,
-                      (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss) / 1024))
+        costs.append((name, punctuator.path.stat().st_size / 1e6, per_word, _final_ms(punctuator, runs),
+                      (loaded - rss) / 1024, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss) / 1024))
         row(f"{name}, whole text", [c for c, _ in tagged], [m for _, m in tagged])
         for lookahead in args.lookahead:
             tagged = [punctuator.labels(run.words, lookahead=lookahead) for run in runs]
             row(f"{name}, {lookahead} words look-ahead", [c for c, _ in tagged], [m for _, m in tagged])
-    print("\n| model | MB | ms per word (whole text, 1 thread) | RSS added by loading (MB) | peak RSS added (MB) |")
-    print("|---|---|---|---|---|")
-    for name, size, per_word, loaded, peak in costs:
-        print(f"| {name} | {size:.2f} | {per_word:.4f} | {loaded:.0f} | {peak:.0f} |")
+    print("\n| model | MB | ms per word (whole text, 1 thread) | ms per 20-word live final (median) "
+          "| RSS added by loading (MB) | peak RSS added (MB) |")
+    print("|---|---|---|---|---|---|")
+    for name, size, per_word, final_ms, loaded, peak in costs:
+        print(f"| {name} | {size:.2f} | {per_word:.4f} | {final_ms:.2f} | {loaded:.0f} | {peak:.0f} |")
+
+
+def _final_ms(punctuator: Punctuator, runs: list) -> float:
+    """What punctuating a live final adds to its latency: 20 words after 32 words of earlier finals."""
+    words = [word for run in runs for word in run.words]
+    times = []
+    for start in range(0, min(len(words) - 52, 200 * 52), 52):
+        stream = StreamingPunctuator(punctuator, history=words[start:start + 32])
+        started = time.perf_counter()
+        stream.final(words[start + 32:start + 52])
+        times.append((time.perf_counter() - started) * 1000)
+    return sorted(times)[len(times) // 2]
 
 
 if __name__ == "__main__":

@@ -67,8 +67,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 def add_raw_option(parser: argparse.ArgumentParser) -> None:
     """--raw: the recognizer's words as they are, without case, punctuation or written numbers."""
     parser.add_argument("--raw", action="store_true",
-                        help="print the raw lower-case words (as before punctuation): no case, punctuation or "
-                             "written numbers")
+                        help="give the raw lower-case words: no case, punctuation or written numbers (serve: for "
+                             "POST /transcribe; WebSocket clients get raw text unless their config says "
+                             '"punctuate": true)')
 
 
 def recognizer_from_args(args: argparse.Namespace, **fixed):
