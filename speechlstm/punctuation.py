@@ -260,7 +260,7 @@ class StreamingPunctuator:
     """
 
     punctuator: Punctuator
-    hold: int = 2
+    hold: int = 4
     context: int = 32
     history: list[str] = field(default_factory=list)
 
