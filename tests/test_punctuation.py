@@ -226,3 +226,26 @@ def test_shipped_tagger_on_fixed_sentences():
     assert punctuator.punctuate("where are you going") == "Where are you going?"
     text = punctuator.punctuate("i said that i would come and i came")
     assert text.startswith("I said") and " I would" in text and text.endswith(".")
+
+
+def test_live_finals_are_readable_and_their_raw_text_unchanged(shipped_bundle):
+    import soundfile as sf
+
+    from speechlstm import Recognizer
+    from speechlstm.live import transcribe_live
+    recognizer = Recognizer.from_bundle(shipped_bundle, mode="streaming")
+    samples, rate = sf.read(SAMPLES / "three_utterances.wav", dtype="float32")
+    blocks = [(rate, samples[i:i + rate // 10]) for i in range(0, len(samples), rate // 10)]
+    events = list(transcribe_live(recognizer, blocks))
+    raw = [e for e in transcribe_live(recognizer.with_options(punctuate=False), blocks) if e.kind == "final"]
+    finals = [e for e in events if e.kind == "final"]
+    assert len(finals) == 3 and [e.text for e in finals] == [e.text for e in raw]
+    assert all(e.readable[0].isupper() and e.readable[-1] in ".?!" for e in finals)
+    assert all(len(e.tokens) == len(e.words) for e in events) and not any(e.tokens for e in raw)
+    assert finals[0].to_dict()["raw_text"] == finals[0].text
+
+
+def test_train_punct_takes_the_recipe_options(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train-punct", "--help"])
+    assert exit_info.value.code == 0 and "--minutes" in capsys.readouterr().out
