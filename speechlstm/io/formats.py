@@ -28,7 +28,7 @@ def subtitle_cues(words: tuple[Word, ...], tokens: tuple[str, ...] = (), max_cha
         if current:
             last = words[current[-1]]
             if (word.start - last.end > max_gap or len(text(current + [i])) > max_chars
-                    or word.end - words[current[0]].start > max_seconds or text(current)[-1:] in ".?!"):
+                    or word.end - words[current[0]].start > max_seconds or text(current).endswith((".", "?", "!"))):
                 cues.append((words[current[0]].start, last.end, text(current)))
                 current = []
         current.append(i)
