@@ -166,24 +166,21 @@ class Punctuator:
     """The ONNX tagger with its vocabulary (stored in the model's metadata).
 
     ``tokens`` tags a whole text; ``labels`` with ``lookahead`` tags each word from at most
-    ``context`` words before it and ``lookahead`` words after it, as a stream must.
+    ``context`` words before it and ``lookahead`` words after it, as a stream must. The session
+    comes from the onnx backend (:func:`~speechlstm.backends.onnx.cpu_session`).
     """
 
     def __init__(self, path: str | Path | None = None, threads: int = 1) -> None:
-        import onnxruntime as ort
+        from .backends.onnx import cpu_session
         self.path = Path(path) if path is not None else DEFAULT_PUNCTUATOR
         if not self.path.is_file():
             raise PunctuatorError(f"punctuation model not found: {self.path} (SPEECHLSTM_MODELS names the folder of "
                                   f"the shipped models; --raw needs none)")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
         try:
-            self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
-            vocabulary = self.session.get_modelmeta().custom_metadata_map["vocabulary"]
-        except Exception as error:  # onnxruntime raises its own types for a file that is not a model
+            self.session = cpu_session(self.path, threads)
+            self.vocabulary = Vocabulary.from_json(self.session.get_modelmeta().custom_metadata_map["vocabulary"])
+        except (BundleError, KeyError, ValueError) as error:
             raise PunctuatorError(f"not a punctuation model: {self.path} ({error})") from None
-        self.vocabulary = Vocabulary.from_json(vocabulary)
 
     def _run(self, batch: list[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
         """Case and mark logits (batch, longest, classes) for word sequences."""
