@@ -25,6 +25,7 @@ import numpy as np
 
 from .config import EndpointConfig
 from .io.audio import to_mono_float
+from .punctuation import StreamingPunctuator, load_punctuator
 from .recognizer import Recognizer
 from .results import LiveEvent, Result
 from .stream import Stream
@@ -35,10 +36,11 @@ __all__ = ["DeviceError", "EndpointConfig", "LiveEvent", "LiveSession", "Microph
 
 @dataclass
 class _Utterance:
-    """The current utterance: where it starts in the session and the partial text shown."""
+    """The current utterance: where it starts in the session and the partial text (raw, and as shown)."""
 
     offset: float
     partial: str = ""
+    shown: str = ""
 
 
 @dataclass
@@ -50,20 +52,26 @@ class LiveSession:
     audio consumed at the source's own rate, so event times stay exact across resampling and
     utterances. ``endpoint`` (default: the recognizer's) sets when an utterance ends;
     ``hotwords`` are the stream's own, on top of the recognizer's (:meth:`Recognizer.create_stream`).
+    When ``punctuate`` (default: the recognizer's config) is on, events carry readable tokens from a
+    :class:`~speechlstm.punctuation.StreamingPunctuator` that keeps the session's earlier finals as context.
     """
 
     recognizer: Recognizer
     endpoint: EndpointConfig | None = None
     hotwords: Any = None
+    punctuate: bool | None = None
     seconds: float = field(default=0.0, init=False)
     utterance: _Utterance | None = field(default=None, init=False)
     stream: Stream = field(init=False)
+    punctuation: StreamingPunctuator | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         if self.endpoint is not None and self.endpoint != self.recognizer.config.endpoint:
             self.recognizer = self.recognizer.with_options(endpoint=self.endpoint)
         self.endpoint = self.recognizer.config.endpoint
         self.stream = self.recognizer.create_stream(self.hotwords)
+        if self.recognizer.config.punctuate if self.punctuate is None else self.punctuate:
+            self.punctuation = StreamingPunctuator(load_punctuator())
 
     def events(self, source: Iterable[tuple[int, np.ndarray]]) -> Iterator[LiveEvent]:
         """Feed ``source`` block by block; yield partials as the text changes and finals at endpoints.
@@ -104,12 +112,15 @@ class LiveSession:
         if result.text == utterance.partial:
             return None
         utterance.partial = result.text
-        return self._event("partial", result, utterance.offset)
+        tokens = self.punctuation.partial([w.word for w in result.words]) if self.punctuation else []
+        event = self._event("partial", result, utterance.offset, tokens)
+        utterance.shown = event.readable
+        return event
 
     @property
     def partial(self) -> str:
-        """The partial text of the current utterance ("" between utterances)."""
-        return self.utterance.partial if self.utterance else ""
+        """The partial text of the current utterance as shown (readable when punctuating; "" between utterances)."""
+        return self.utterance.shown if self.utterance else ""
 
     def _start(self) -> _Utterance:
         self.utterance = _Utterance(self.seconds)
@@ -122,13 +133,16 @@ class LiveSession:
             return None
         result = self.recognizer.finish(self.stream)
         self.recognizer.reset(self.stream)
-        return self._event("final", result, utterance.offset) if result.text else None
+        if not result.text:
+            return None
+        tokens = self.punctuation.final([w.word for w in result.words]) if self.punctuation else []
+        return self._event("final", result, utterance.offset, tokens)
 
     @staticmethod
-    def _event(kind: Literal["partial", "final"], result: Result, offset: float) -> LiveEvent:
+    def _event(kind: Literal["partial", "final"], result: Result, offset: float, tokens: list[str]) -> LiveEvent:
         words = tuple(replace(w, start=w.start + offset, end=w.end + offset) for w in result.words)
         start, end = (words[0].start, words[-1].end) if words else (offset, offset)
-        return LiveEvent(kind, result.text, start, end, words)
+        return LiveEvent(kind, result.text, start, end, words, tuple(tokens))
 
 
 def transcribe_live(recognizer: Recognizer, source: Iterable[tuple[int, np.ndarray]],

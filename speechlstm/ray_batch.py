@@ -38,7 +38,7 @@ def _schema():
 
     word = pa.struct([("word", pa.string()), ("start", pa.float64()), ("end", pa.float64()),
                       ("confidence", pa.float64())])
-    return pa.schema([("index", pa.int64()), ("path", pa.string()), ("text", pa.string()),
+    return pa.schema([("index", pa.int64()), ("path", pa.string()), ("text", pa.string()), ("raw_text", pa.string()),
                       ("duration", pa.float64()), ("words", pa.list_(word)), ("error", pa.string()),
                       ("warnings", pa.list_(pa.string()))])
 
@@ -60,7 +60,7 @@ class Transcriber:
         for index, path, source in zip(*(batch[name].to_pylist() for name in ("index", "path", "source"))):
             outcome = transcribe_one(self.recognizer, index, source, capture_warnings=True)
             record = outcome.record()
-            rows.append({"index": index, "path": path, "text": record.get("text"),
+            rows.append({"index": index, "path": path, "text": record.get("text"), "raw_text": record.get("raw_text"),
                          "duration": record.get("duration"), "words": record.get("words", []),
                          "error": outcome.error, "warnings": list(outcome.warnings)})
         return pa.Table.from_pylist(rows, schema=self.schema)
@@ -153,7 +153,8 @@ def record(row: dict) -> dict:
     """A row as the record a local run writes: ``--format json``'s object or ``{path, error}``."""
     if row["error"] is not None:
         return {"path": row["path"], "error": row["error"]}
-    return {"path": row["path"], "text": row["text"], "duration": row["duration"], "words": row["words"]}
+    raw = {"raw_text": row["raw_text"]} if row.get("raw_text") is not None else {}
+    return {"path": row["path"], "text": row["text"], **raw, "duration": row["duration"], "words": row["words"]}
 
 
 def write_parquet(rows: list[dict], output: Path) -> None:

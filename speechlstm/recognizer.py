@@ -51,12 +51,17 @@ class RecognizerConfig:
 
     :meth:`with_options` takes the nested configs' fields by name too (``beam_size=8``,
     ``chunk_ms=200``), as :meth:`Recognizer.from_bundle` does.
+
+    ``punctuate`` (default on) fills the results' readable text (:attr:`Result.readable`:
+    cased, punctuated, numbers written) with the shipped tagger (:mod:`speechlstm.punctuation`);
+    the raw text stays in ``text``.
     """
 
     model: str | Path | None = None
     backend: str = "auto"
     threads: int = 1
     mode: str = "offline"
+    punctuate: bool = True
     streaming: StreamingConfig = field(default_factory=StreamingConfig)
     decoding: DecodingConfig = field(default_factory=DecodingConfig)
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
@@ -106,6 +111,9 @@ class Recognizer:
         """Load the model with the configured backend (``auto`` resolved in the returned config)."""
         config = replace(config, backend=resolve_backend(config.backend, config.model))
         bundle, backend = load_backend(config.backend, config.model, config.threads, preload=config.mode)
+        if config.punctuate:
+            from .punctuation import load_punctuator
+            load_punctuator()  # a missing tagger fails here, before any audio is read
         return cls(bundle, backend, config)
 
     @classmethod
@@ -276,8 +284,16 @@ class Recognizer:
         audio = resample(to_mono_float(samples), int(sample_rate), self.sample_rate)
         if mode == "streaming":
             block = max(1, self.config.streaming.chunk_ms * self.sample_rate // 1000)
-            return self._stream_blocks(audio[i:i + block] for i in range(0, len(audio), block))
-        return self._offline([audio])
+            return self._readable(self._stream_blocks(audio[i:i + block] for i in range(0, len(audio), block)))
+        return self._readable(self._offline([audio]))
+
+    def _readable(self, transcript: Transcript) -> Transcript:
+        """``transcript`` with its readable tokens, when the config punctuates."""
+        if not self.config.punctuate or not transcript.result.words:
+            return transcript
+        from .punctuation import load_punctuator
+        tokens = load_punctuator().readable([word.word for word in transcript.result.words])
+        return replace(transcript, result=replace(transcript.result, tokens=tuple(tokens)))
 
     def transcribe_file(self, path: str | bytes | os.PathLike, mode: str | None = None) -> Transcript:
         """Transcribe an audio file; streaming mode reads it from disk block by block.
@@ -289,7 +305,7 @@ class Recognizer:
             transcript = self._stream_blocks(blocks)
         else:
             transcript = self._offline(iter_blocks(path, self.sample_rate))
-        return replace(transcript, path=path)
+        return replace(self._readable(transcript), path=path)
 
     def _offline(self, blocks: Iterable[np.ndarray]) -> Transcript:
         """The full BiLSTM over the audio, in segments when it is long (:mod:`speechlstm.segments`)."""

@@ -17,13 +17,23 @@ class Word:
 
 @dataclass(frozen=True)
 class Result:
-    """A transcript and its words; ``text`` is the words joined by single spaces."""
+    """A transcript and its words; ``text`` is the words joined by single spaces (the raw
+    text). ``tokens``, when the recognizer punctuates, holds one written token per word
+    (cased, punctuated, numbers written; "" for a word a written number absorbed)."""
 
     text: str
     words: tuple[Word, ...] = ()
+    tokens: tuple[str, ...] = ()
+
+    @property
+    def readable(self) -> str:
+        """The cased, punctuated text with written numbers; the raw text when not punctuated."""
+        return " ".join(token for token in self.tokens if token) if self.tokens else self.text
 
     def to_dict(self) -> dict:
-        return {"text": self.text,
+        """``text`` (readable) and, when punctuated, ``raw_text``; the raw words with their times."""
+        raw = {"raw_text": self.text} if self.tokens else {}
+        return {"text": self.readable, **raw,
                 "words": [{"word": w.word, "start": round(w.start, 3), "end": round(w.end, 3),
                            "confidence": round(w.confidence, 3)} for w in self.words]}
 
@@ -38,11 +48,17 @@ class Transcript:
 
     @property
     def text(self) -> str:
+        """The raw text (what ``eval`` scores)."""
         return self.result.text
 
+    @property
+    def readable(self) -> str:
+        return self.result.readable
+
     def to_dict(self) -> dict:
-        return {"path": self.path, "text": self.text, "duration": round(self.duration, 3),
-                "words": self.result.to_dict()["words"]}
+        result = self.result.to_dict()
+        return {"path": self.path, "text": result.pop("text"), **{k: v for k, v in result.items() if k != "words"},
+                "duration": round(self.duration, 3), "words": result["words"]}
 
 
 @dataclass(frozen=True)
@@ -58,8 +74,15 @@ class LiveEvent:
     start: float
     end: float
     words: tuple[Word, ...] = ()
+    tokens: tuple[str, ...] = ()
+
+    @property
+    def readable(self) -> str:
+        """As :attr:`Result.readable`."""
+        return Result(self.text, self.words, self.tokens).readable
 
     def to_dict(self) -> dict:
-        """The JSON form: text, start, end, words (as :meth:`Result.to_dict`)."""
-        words = Result(self.text, self.words).to_dict()["words"]
-        return {"text": self.text, "start": round(self.start, 3), "end": round(self.end, 3), "words": words}
+        """The JSON form: text (readable), raw_text when punctuated, start, end, words (as :meth:`Result.to_dict`)."""
+        result = Result(self.text, self.words, self.tokens).to_dict()
+        words = result.pop("words")
+        return {**result, "start": round(self.start, 3), "end": round(self.end, 3), "words": words}

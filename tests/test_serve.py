@@ -433,5 +433,5 @@ def test_the_page_in_a_real_browser(shipped, tmp_path):
     # the browser resamples its fake microphone, so the words need not be transcribe's; half of the
     # reference's words show that the page displays this clip's transcript
     assert len(heard & reference) >= 0.5 * len(reference), shown
-    assert uploaded == shipped.transcribe_file(clip, mode="offline").text
+    assert uploaded == shipped.transcribe_file(clip, mode="offline").readable
 

@@ -47,15 +47,8 @@ class OnnxBackend:
 
     def _open(self, graph: str) -> Bundle:
         """Create ``graph``'s session and return the bundle its metadata describes."""
-        ort = _onnxruntime()
         path = self.paths[graph]
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        try:
-            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as error:  # onnxruntime's errors share no base class beyond Exception
-            raise BundleError(f"{path}: not a loadable ONNX model ({str(error).splitlines()[0]})") from None
+        session = cpu_session(path, self.threads)
         metadata = session.get_modelmeta().custom_metadata_map
         if metadata.get("graph") != graph:
             raise BundleError(f"{path}: expected a speechlstm {graph} graph, found {metadata.get('graph')!r}")
@@ -117,6 +110,19 @@ def _onnxruntime() -> Any:
     except ImportError:
         raise BundleError("the onnx backends need onnxruntime (pip install onnxruntime)") from None
     return onnxruntime
+
+
+def cpu_session(path: str | Path, threads: int = 0) -> Any:
+    """An onnxruntime CPU session on ``threads`` intra-op threads (0: one per core); a file
+    that is not a loadable model raises BundleError."""
+    ort = _onnxruntime()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime's errors share no base class beyond Exception
+        raise BundleError(f"{path}: not a loadable ONNX model ({str(error).splitlines()[0]})") from None
 
 
 def load_onnx(model: str | Path | None = None, int8: bool = True, threads: int = 0,

@@ -64,6 +64,14 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     add_decoder_options(parser)
 
 
+def add_raw_option(parser: argparse.ArgumentParser) -> None:
+    """--raw: the recognizer's words as they are, without case, punctuation or written numbers."""
+    parser.add_argument("--raw", action="store_true",
+                        help="give the raw lower-case words: no case, punctuation or written numbers (serve: for "
+                             "POST /transcribe; WebSocket clients get raw text unless their config says "
+                             '"punctuate": true)')
+
+
 def recognizer_from_args(args: argparse.Namespace, **fixed):
     """Load the Recognizer that the model and decoding options ask for."""
     from ..recognizer import Recognizer
@@ -78,7 +86,8 @@ def recognizer_from_args(args: argparse.Namespace, **fixed):
 def recognizer_config(args: argparse.Namespace, **fixed) -> RecognizerConfig:
     """The RecognizerConfig that the model and decoding options ask for (what worker processes load)."""
     try:
-        config = RecognizerConfig(model=args.model, threads=max(0, args.threads), backend=args.backend)
+        config = RecognizerConfig(model=args.model, threads=max(0, args.threads), backend=args.backend,
+                                  punctuate=not getattr(args, "raw", True))
         return config.with_options(**decoder_options(args), **fixed)
     except HotwordError as error:
         raise CliError(str(error), EXIT_USAGE) from None

@@ -14,8 +14,8 @@ from typing import Callable, TextIO
 from ..io.formats import to_json_line
 from ..live import DeviceError, LiveSession, MicrophoneSource, device_table
 from ..results import LiveEvent
-from .common import (EXIT_DEVICE, EXIT_OUTPUT, CliError, add_endpoint_options, add_model_options, endpoint_config,
-                     recognizer_from_args)
+from .common import (EXIT_DEVICE, EXIT_OUTPUT, CliError, add_endpoint_options, add_model_options, add_raw_option,
+                     endpoint_config, recognizer_from_args)
 
 
 def _device(text: str) -> int | str:
@@ -39,6 +39,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="text (default on a terminal) or json (default when stdout is not a terminal)")
     parser.add_argument("-o", "--output", type=Path, help="also append each final utterance to this file")
     add_endpoint_options(parser)
+    add_raw_option(parser)
     add_model_options(parser)
     parser.set_defaults(run=run)
 
@@ -111,10 +112,10 @@ def _show(event: LiveEvent, fmt: str, live_text: bool, log: TextIO | None) -> No
     if event.kind == "partial":
         if live_text:
             width = max(1, shutil.get_terminal_size().columns - 1)
-            sys.stdout.write("\r\x1b[K" + event.text[-width:])
+            sys.stdout.write("\r\x1b[K" + event.readable[-width:])
             sys.stdout.flush()
         return
-    line = to_json_line(event.to_dict()) if fmt == "json" else event.text + "\n"
+    line = to_json_line(event.to_dict()) if fmt == "json" else event.readable + "\n"
     sys.stdout.write(("\r\x1b[K" if live_text else "") + line)
     sys.stdout.flush()
     if log is not None:

@@ -7,8 +7,8 @@ import logging
 import os
 import sys
 
-from .common import (EXIT_USAGE, CliError, add_endpoint_options, add_model_options, endpoint_config, positive,
-                     positive_int, recognizer_from_args, to_stderr)
+from .common import (EXIT_USAGE, CliError, add_endpoint_options, add_model_options, add_raw_option, endpoint_config,
+                     positive, positive_int, recognizer_from_args, to_stderr)
 
 TOKEN_VARIABLE = "SPEECHLSTM_TOKEN"
 """The environment variable that gives the token when ``--token`` does not."""
@@ -43,6 +43,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     group.add_argument("--idle-timeout", type=positive(float), default=30.0, metavar="S",
                        help="close a connection silent for this long, after its final (default: 30)")
     add_endpoint_options(parser)
+    add_raw_option(parser)
     add_model_options(parser)
     parser.set_defaults(run=run)
 

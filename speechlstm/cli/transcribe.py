@@ -12,7 +12,7 @@ from ..io.audio import STDIN, audio_duration
 from ..io.formats import ALL, EXTENSIONS, FORMATS, to_json_line, to_srt, to_vtt
 from ..progress import BatchProgress
 from .common import (EXIT_INPUT, EXIT_OUTPUT, EXIT_USAGE, CliError, make_folder, positive_int, print_result,
-                     write_output, add_model_options, recognizer_config, show_warnings, to_stderr)
+                     write_output, add_model_options, add_raw_option, recognizer_config, show_warnings, to_stderr)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -55,6 +55,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="write STEM.EXT per input into this folder (created if missing); inputs with "
                              "the same stem get STEM-1, STEM-2... in input order (a/x.flac b/x.wav: x.txt "
                              "x-1.txt); standard input is named stdin")
+    add_raw_option(parser)
     add_model_options(parser)
     add_batch_options(parser)
     parser.set_defaults(run=run)
@@ -101,12 +102,12 @@ def _render(fmt: str, transcript) -> str:
     if fmt == "json":
         return to_json_line(transcript.to_dict())
     if fmt == "srt":
-        return to_srt(transcript.result.words)
+        return to_srt(transcript.result.words, transcript.result.tokens)
     if fmt == "vtt":
-        return to_vtt(transcript.result.words)
+        return to_vtt(transcript.result.words, transcript.result.tokens)
     if fmt == "tsv":
-        return f"{transcript.path}\t{transcript.text}\n"
-    return transcript.text + "\n"
+        return f"{transcript.path}\t{transcript.readable}\n"
+    return transcript.readable + "\n"
 
 
 def output_stems(paths: list[Path]) -> list[str]:

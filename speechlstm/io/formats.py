@@ -13,21 +13,27 @@ ALL = ("text", "json", "srt", "vtt")
 """What ``--format all`` writes for each input."""
 
 
-def subtitle_cues(words: tuple[Word, ...], max_chars: int = 42, max_seconds: float = 6.0,
-                  max_gap: float = 0.8) -> list[tuple[float, float, str]]:
-    """Group words into cues, breaking at long pauses, long lines or long durations."""
+def subtitle_cues(words: tuple[Word, ...], tokens: tuple[str, ...] = (), max_chars: int = 42,
+                  max_seconds: float = 6.0, max_gap: float = 0.8) -> list[tuple[float, float, str]]:
+    """Group words into cues, breaking at long pauses, long lines or long durations, and after
+    each sentence when ``tokens`` (the readable form of each word) are given."""
+    shown = tokens or tuple(w.word for w in words)
     cues: list[tuple[float, float, str]] = []
-    current: list[Word] = []
-    for word in words:
+    current: list[int] = []
+
+    def text(indices: list[int]) -> str:
+        return " ".join(shown[i] for i in indices if shown[i])
+
+    for i, word in enumerate(words):
         if current:
-            text = " ".join(w.word for w in current + [word])
-            if (word.start - current[-1].end > max_gap or len(text) > max_chars
-                    or word.end - current[0].start > max_seconds):
-                cues.append((current[0].start, current[-1].end, " ".join(w.word for w in current)))
+            last = words[current[-1]]
+            if (word.start - last.end > max_gap or len(text(current + [i])) > max_chars
+                    or word.end - words[current[0]].start > max_seconds or text(current).endswith((".", "?", "!"))):
+                cues.append((words[current[0]].start, last.end, text(current)))
                 current = []
-        current.append(word)
+        current.append(i)
     if current:
-        cues.append((current[0].start, current[-1].end, " ".join(w.word for w in current)))
+        cues.append((words[current[0]].start, words[current[-1]].end, text(current)))
     return cues
 
 
@@ -39,14 +45,14 @@ def _timestamp(seconds: float, separator: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
 
 
-def to_srt(words: tuple[Word, ...]) -> str:
+def to_srt(words: tuple[Word, ...], tokens: tuple[str, ...] = ()) -> str:
     blocks = [f"{i}\n{_timestamp(s, ',')} --> {_timestamp(e, ',')}\n{t}\n"
-              for i, (s, e, t) in enumerate(subtitle_cues(words), start=1)]
+              for i, (s, e, t) in enumerate(subtitle_cues(words, tokens), start=1)]
     return "\n".join(blocks)
 
 
-def to_vtt(words: tuple[Word, ...]) -> str:
-    blocks = [f"{_timestamp(s, '.')} --> {_timestamp(e, '.')}\n{t}\n" for s, e, t in subtitle_cues(words)]
+def to_vtt(words: tuple[Word, ...], tokens: tuple[str, ...] = ()) -> str:
+    blocks = [f"{_timestamp(s, '.')} --> {_timestamp(e, '.')}\n{t}\n" for s, e, t in subtitle_cues(words, tokens)]
     return "WEBVTT\n\n" + "\n".join(blocks)
 
 

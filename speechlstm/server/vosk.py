@@ -4,8 +4,10 @@ vosk-server clients send an optional text message ``{"config": {"sample_rate": R
 binary messages of 16-bit little-endian mono PCM at R Hz, then ``{"eof" : 1}``; each audio
 message is answered with ``{"partial": ...}`` or, at an endpoint, ``{"text": ..., "result":
 [{"word", "start", "end", "conf"}]}``. ``{"reset": 1}`` ends the utterance early (a final) and
-keeps the connection, as in vosk-server. Our own optional key in the config is ``hotwords``
-(phrases or [phrase, boost] pairs, as ``--hotword``). Anything else is a :class:`ProtocolError`
+keeps the connection, as in vosk-server. Our own optional keys in the config are ``hotwords``
+(phrases or [phrase, boost] pairs, as ``--hotword``) and ``punctuate`` (true: ``text`` and
+``partial`` are cased and punctuated with written numbers, the raw text in ``raw_text``; the
+default false keeps vosk-server's lower-case words). Anything else is a :class:`ProtocolError`
 whose close code says which rule it broke.
 """
 from __future__ import annotations
@@ -47,6 +49,7 @@ class StreamConfig:
 
     sample_rate: int = DEFAULT_RATE
     hotwords: tuple[tuple[str, float], ...] = ()
+    punctuate: bool = False
 
 
 def parse_text(text: str, config: StreamConfig) -> tuple[str, StreamConfig]:
@@ -77,7 +80,10 @@ def _parse_config(options: Any, config: StreamConfig) -> StreamConfig:
         hotwords = tuple(hotword_boosts(hotwords).items())
     except HotwordError as error:
         raise ProtocolError(INVALID_DATA, str(error)) from None
-    return StreamConfig(int(rate), hotwords)
+    punctuate = options.get("punctuate", config.punctuate)
+    if not isinstance(punctuate, bool):
+        raise ProtocolError(INVALID_DATA, f"punctuate must be true or false, got {punctuate!r}")
+    return StreamConfig(int(rate), hotwords, punctuate)
 
 
 def parse_audio(data: bytes, first: bool) -> np.ndarray:
@@ -101,6 +107,7 @@ def final_message(event: LiveEvent | None) -> dict:
     """A final in vosk-server's form (an empty one where nothing was said)."""
     if event is None:
         return {"text": "", "result": []}
-    return {"text": event.text,
+    raw = {"raw_text": event.text} if event.tokens else {}
+    return {"text": event.readable, **raw,
             "result": [{"word": w.word, "start": round(w.start, 3), "end": round(w.end, 3),
                         "conf": round(w.confidence, 3)} for w in event.words]}

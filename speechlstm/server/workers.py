@@ -142,7 +142,7 @@ class DecodePool:
         def create() -> LiveSession:
             with worker.create_lock:
                 try:
-                    return LiveSession(self.recognizer, hotwords=config.hotwords or None)
+                    return LiveSession(self.recognizer, hotwords=config.hotwords or None, punctuate=config.punctuate)
                 except ValueError as error:  # hotwords with the greedy decoder, an unknown spelling
                     raise ProtocolError(INVALID_DATA, str(error)) from None
         try:
