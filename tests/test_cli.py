@@ -233,6 +233,40 @@ def test_format_all(capsys, tiny_bundle, inputs, tmp_path):
     assert code == 2 and "--output-dir" in err
 
 
+def test_skip_existing_continues_an_output_dir_batch(capsys, tiny_bundle, inputs, tmp_path):
+    (tmp_path / "a").mkdir()
+    files = [inputs / "good.wav", inputs / "rate8k.flac", tmp_path / "a" / "good.wav"]
+    shutil.copy(inputs / "good.wav", files[2])
+    out = tmp_path / "subs"
+    argv = ["transcribe", "--model", tiny_bundle, "--decoder", "greedy", "--format", "srt", "--output-dir", out,
+            "--skip-existing", *files]
+    code, _, err = _run(capsys, *argv)
+    assert code == 0 and err == ""
+    assert sorted(p.name for p in out.iterdir()) == ["good-1.srt", "good.srt", "rate8k.srt"]
+    # An interrupted run: one output missing, the others kept as they are.
+    (out / "good.srt").write_text("kept\n")
+    (out / "good-1.srt").unlink()
+    code, _, err = _run(capsys, *argv)
+    assert code == 0
+    assert err == (f"speechlstm: skipping 2 of the 3 inputs: their outputs are in {out} already; "
+                   "transcribing the other 1\n")
+    assert (out / "good.srt").read_text() == "kept\n" and (out / "good-1.srt").read_text().startswith("1\n")
+    # --format all: an input counts as done only with all four of its files.
+    code, _, err = _run(capsys, *argv[:6], "all", *argv[7:])
+    assert code == 0 and "skipping" not in err
+    (out / "rate8k.vtt").unlink()
+    (out / "good.txt").write_text("kept\n")
+    code, _, err = _run(capsys, *argv[:6], "all", *argv[7:])
+    assert "skipping 2 of the 3 inputs" in err and (out / "rate8k.vtt").exists()
+    assert (out / "good.txt").read_text() == "kept\n"
+    code, _, err = _run(capsys, *argv[:6], "all", *argv[7:])
+    assert code == 0 and "skipping 3 of the 3 inputs" in err and "the other 0" in err
+    code, _, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--skip-existing", "-o", tmp_path / "x.txt",
+                        inputs / "good.wav")
+    assert code == 2 and err == ("speechlstm: error: --skip-existing goes with --output-dir (with -o FILE, "
+                                 "--resume continues a batch)\n")
+
+
 def test_chunk_ms_in_offline_mode_warns(capsys, tiny_bundle, inputs):
     code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--chunk-ms", "200", inputs / "good.wav")
     assert code == 0 and out

@@ -80,6 +80,10 @@ def add_batch_options(parser: argparse.ArgumentParser) -> None:
                             "failed file as {path, error}) and skip the files FILE already holds a text for, "
                             "so a killed or failed run continues where it stopped; lines come in the order "
                             "files finish, and the last line of a path counts")
+    group.add_argument("--skip-existing", action="store_true",
+                       help="with --output-dir, in any format: skip the inputs whose output files (all four with "
+                            "--format all) already exist there, so an interrupted batch continues where it "
+                            "stopped; output files are written whole, so one that exists is complete")
     group.add_argument("--ray", metavar="ADDRESS",
                        help="run on a Ray cluster with Ray Data (pip install 'speechlstm[ray]'): 'auto' joins "
                             "the cluster this machine belongs to (ray start), 'local' starts one here, or a "
@@ -167,6 +171,9 @@ def _check_transcribe_options(args: argparse.Namespace) -> None:
         warnings.warn("--chunk-ms only applies to --mode streaming; offline mode reads each file whole")
     if args.output and not args.output.parent.is_dir():
         raise CliError(f"output directory does not exist: {args.output.parent}", EXIT_OUTPUT)
+    if args.skip_existing and not args.output_dir:
+        raise CliError("--skip-existing goes with --output-dir (with -o FILE, --resume continues a batch)",
+                       EXIT_USAGE)
     if args.output_dir:
         make_folder(args.output_dir)
 
@@ -183,6 +190,9 @@ def run(args: argparse.Namespace) -> int:
     args.files = [item.path for item in inputs]
     _check_transcribe_options(args)
     config = recognizer_config(args, mode=args.mode, **({"chunk_ms": args.chunk_ms} if args.chunk_ms else {}))
+    if args.skip_existing:
+        inputs, stems = _skip_existing(args, inputs)
+        return _transcribe_inputs(args, config, inputs, stems=stems) if inputs else 0
     if not args.resume:
         return _run_on_ray(args, config, inputs) if args.ray else _transcribe_inputs(args, config, inputs)
     try:
@@ -199,6 +209,18 @@ def run(args: argparse.Namespace) -> int:
         if not todo:
             return 0
         return _run_on_ray(args, config, todo, resume) if args.ray else _transcribe_inputs(args, config, todo, resume)
+
+
+def _skip_existing(args: argparse.Namespace, inputs: list) -> tuple[list, list[str]]:
+    """--skip-existing: the inputs whose outputs are not all in --output-dir yet, with their stems
+    (named as in the whole batch, so that a rerun writes the same names)."""
+    formats = ALL if args.format == "all" else (args.format,)
+    todo = [(item, stem) for item, stem in zip(inputs, output_stems([item.path for item in inputs]))
+            if not all((args.output_dir / f"{stem}.{EXTENSIONS[fmt]}").exists() for fmt in formats)]
+    if len(todo) < len(inputs):
+        to_stderr(f"speechlstm: skipping {len(inputs) - len(todo)} of the {len(inputs)} inputs: their outputs "
+                  f"are in {args.output_dir} already; transcribing the other {len(todo)}")
+    return [item for item, _ in todo], [stem for _, stem in todo]
 
 
 def _run_on_ray(args: argparse.Namespace, config, inputs: list, resume=None) -> int:
@@ -236,10 +258,11 @@ def _run_on_ray(args: argparse.Namespace, config, inputs: list, resume=None) -> 
     return EXIT_INPUT if failures else 0
 
 
-def _transcribe_inputs(args: argparse.Namespace, config, inputs: list, resume=None) -> int:
+def _transcribe_inputs(args: argparse.Namespace, config, inputs: list, resume=None,
+                       stems: list[str] | None = None) -> int:
     """Transcribe ``inputs`` (batch.Input) in this process or in --jobs worker processes and write
     each result where the options say: stdout and -o in input order; --resume's log and
-    --output-dir files as each file finishes."""
+    --output-dir files (named ``stems``, default :func:`output_stems`) as each file finishes."""
     from contextlib import closing
 
     from ..batch import in_input_order, transcribe_batch
@@ -247,7 +270,8 @@ def _transcribe_inputs(args: argparse.Namespace, config, inputs: list, resume=No
 
     paths = [os.fsdecode(item.path) for item in inputs]
     formats = ALL if args.format == "all" else (args.format,)
-    stems = output_stems([item.path for item in inputs]) if args.output_dir else None
+    if args.output_dir and stems is None:
+        stems = output_stems([item.path for item in inputs])
     on_terminal = sys.stderr.isatty()
     durations = [item.duration if item.duration is not None or not on_terminal else audio_duration(item.path)
                  for item in inputs]
