@@ -278,7 +278,8 @@ def _transcribe_inputs(args: argparse.Namespace, config, inputs: list, resume=No
     collected, failures = [], 0
     try:
         with BatchProgress(durations) as progress, show_warnings(progress.message), \
-                closing(transcribe_batch(config, paths, args.jobs)) as outcomes:
+                closing(transcribe_batch(config, paths, args.jobs,
+                                         progress.decoded if progress.enabled else None)) as outcomes:
             try:
                 for outcome in outcomes if resume or stems else in_input_order(outcomes):
                     for warning in outcome.warnings:
@@ -289,9 +290,9 @@ def _transcribe_inputs(args: argparse.Namespace, config, inputs: list, resume=No
                     if transcript is None:
                         failures += 1
                         progress.message(f"speechlstm: error: {outcome.error}")
-                        progress.done(duration or 0.0)
+                        progress.done(duration or 0.0, index=outcome.index)
                         continue
-                    progress.done(transcript.duration, known=duration is not None)
+                    progress.done(transcript.duration, index=outcome.index)
                     if resume:
                         continue
                     if stems:
