@@ -312,6 +312,25 @@ def audio_duration(path: str | bytes | os.PathLike) -> float | None:
         return None
 
 
+def raw_pcm_blocks(stream: BinaryIO, sample_rate: int, block_seconds: float = 0.1) -> Iterator[tuple[int, np.ndarray]]:
+    """Headerless 16-bit little-endian mono PCM from ``stream`` (what ``arecord -f S16_LE -c 1``,
+    ``sox -t raw`` or ``ffmpeg -f s16le -ac 1`` write) as ``(sample_rate, float32 block)`` pairs,
+    each passed on as soon as it is read (at most ``block_seconds``), for live input that never ends.
+    A trailing odd byte (half a sample) is dropped."""
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise AudioError(f"sample rate {sample_rate} Hz is outside the supported "
+                         f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz")
+    size = 2 * max(1, round(block_seconds * sample_rate))
+    read = getattr(stream, "read1", stream.read)  # read1: what the pipe holds now, without waiting for more
+    odd = b""
+    while data := read(size):
+        data, odd = odd + data, b""
+        if len(data) % 2:
+            data, odd = data[:-1], data[-1:]
+        if data:
+            yield sample_rate, to_mono_float(np.frombuffer(data, dtype="<i2"))
+
+
 def resample(samples: np.ndarray, source: int, target: int) -> np.ndarray:
     """Resample a whole array (mono float32)."""
     return Resampler(source, target)(to_mono_float(samples), last=True)
