@@ -168,9 +168,14 @@ class StdoutError(CliError):
     """Standard output refused a result (a full disk, /dev/full): exit 4, nothing left to flush."""
 
 
-def print_result(progress: BatchProgress, text: str) -> None:
+def print_result(progress: BatchProgress | None, text: str) -> None:
+    """``text`` on stdout, flushed (with the progress bar out of the way, if there is one)."""
     try:
-        progress.write(text, sys.stdout)
+        if progress is None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            progress.write(text, sys.stdout)
     except BrokenPipeError:
         raise
     except OSError as error:

@@ -13,8 +13,8 @@ from ..io.audio import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, STDIN, audio_duration, 
 from ..io.formats import ALL, EXTENSIONS, FORMATS, to_json_line, to_srt, to_vtt
 from ..progress import BatchProgress
 from ..results import LiveEvent
-from .common import (EXIT_INPUT, EXIT_OUTPUT, EXIT_USAGE, CliError, StdoutError, make_folder, positive_int,
-                     print_result, write_output, add_model_options, recognizer_config, show_warnings, to_stderr)
+from .common import (EXIT_INPUT, EXIT_OUTPUT, EXIT_USAGE, CliError, make_folder, positive_int, print_result,
+                     write_output, add_model_options, recognizer_config, show_warnings, to_stderr)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -283,14 +283,7 @@ def _show_caption(event: LiveEvent, fmt: str, partials: bool) -> None:
         sys.stderr.write("\r\x1b[K" + (event.text[-width:] if event.kind == "partial" else ""))
         sys.stderr.flush()
     if event.kind == "final":
-        line = to_json_line(event.to_dict()) if fmt == "json" else event.text + "\n"
-        try:
-            sys.stdout.write(line)
-            sys.stdout.flush()
-        except BrokenPipeError:
-            raise
-        except OSError as error:
-            raise StdoutError(f"cannot write to standard output: {error.strerror or error}", EXIT_OUTPUT) from None
+        print_result(None, to_json_line(event.to_dict()) if fmt == "json" else event.text + "\n")
 
 
 def _run_on_ray(args: argparse.Namespace, config, inputs: list, resume=None) -> int:
