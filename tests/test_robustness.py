@@ -549,11 +549,11 @@ def test_interrupt_keeps_previous_output(capsys, tiny_bundle, files, tmp_path, m
     calls = []
     real = Recognizer.transcribe_file
 
-    def interrupted_on_second(self, path):
+    def interrupted_on_second(self, path, **options):
         calls.append(path)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return real(self, path)
+        return real(self, path, **options)
 
     monkeypatch.setattr(Recognizer, "transcribe_file", interrupted_on_second)
     code, out, err = _cli(capsys, "transcribe", "--model", tiny_bundle, "-o", target,
