@@ -23,9 +23,10 @@ import signal
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from multiprocessing import connection, get_context
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from .io.audio import STDIN, AudioError
 from .io.formats import to_json_line
@@ -36,6 +37,9 @@ AUDIO_EXTENSIONS = frozenset({
     ".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".mp4", ".m4v", ".webm",
     ".mkv", ".mov", ".wma", ".aif", ".aiff", ".au", ".caf", ".w64", ".amr", ".3gp"})
 """What ``--recursive`` picks up in a folder (case-insensitive): the formats libsndfile or FFmpeg read."""
+
+OnAudio = Callable[[int, float], None]
+"""Progress inside files: called with a file's index in the batch and the seconds of it decoded so far."""
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 """Set for worker processes so that numpy's BLAS (the frontend's mel matrix) does not start one
@@ -129,15 +133,17 @@ class Outcome:
         return self.transcript.to_dict()
 
 
-def transcribe_one(recognizer: Recognizer, index: int, path: str, capture_warnings: bool = False) -> Outcome:
+def transcribe_one(recognizer: Recognizer, index: int, path: str, capture_warnings: bool = False,
+                   on_audio: OnAudio | None = None) -> Outcome:
     """Transcribe one file of a batch. Any failure but an interrupt becomes the file's error, so
     that one file the decoder chokes on does not end a batch of thousands; errors other than
     unreadable audio keep their exception type in the message, since they point to a bug."""
+    progress = None if on_audio is None else partial(on_audio, index)
     with warnings.catch_warnings(record=capture_warnings) as caught:
         if capture_warnings:
             warnings.simplefilter("always")
         try:
-            transcript, error = recognizer.transcribe_file(path), None
+            transcript, error = recognizer.transcribe_file(path, progress=progress), None
         except AudioError as failure:
             transcript, error = None, str(failure)
         except Interrupted as interrupt:
@@ -148,12 +154,12 @@ def transcribe_one(recognizer: Recognizer, index: int, path: str, capture_warnin
     return Outcome(index, path, transcript, error, messages)
 
 
-def in_process(config: RecognizerConfig, paths: Sequence[str]) -> Iterator[Outcome]:
+def in_process(config: RecognizerConfig, paths: Sequence[str], on_audio: OnAudio | None = None) -> Iterator[Outcome]:
     """``--jobs 1``: one recognizer in this process (standard input and Ctrl-C's partial result work
     here); warnings go straight to the caller's handler."""
     recognizer = Recognizer.from_config(config)
     for index, path in enumerate(paths):
-        yield transcribe_one(recognizer, index, path)
+        yield transcribe_one(recognizer, index, path, on_audio=on_audio)
 
 
 def in_input_order(outcomes: Iterable[Outcome]) -> Iterator[Outcome]:
@@ -176,9 +182,10 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def _worker(conn: connection.Connection, config: RecognizerConfig) -> None:
+def _worker(conn: connection.Connection, config: RecognizerConfig, report_audio: bool = False) -> None:
     """A worker process: load the model once, then transcribe one file per message until told to
-    stop or until the parent goes away. Ctrl-C is the parent's to handle: it stops the workers."""
+    stop or until the parent goes away (with ``report_audio``, sending the audio decoded inside
+    each file as it goes). Ctrl-C is the parent's to handle: it stops the workers."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         recognizer = Recognizer.from_config(config)
@@ -194,7 +201,8 @@ def _worker(conn: connection.Connection, config: RecognizerConfig) -> None:
             return
         if task is None:
             return
-        if not _send(conn, ("done", transcribe_one(recognizer, *task, capture_warnings=True))):
+        on_audio = (lambda index, seconds: _send(conn, ("audio", (index, seconds)))) if report_audio else None
+        if not _send(conn, ("done", transcribe_one(recognizer, *task, capture_warnings=True, on_audio=on_audio))):
             return
 
 
@@ -231,9 +239,9 @@ def _thread_environment(threads: int) -> Iterator[None]:
 class _Slot:
     """One worker process and the file it is working on."""
 
-    def __init__(self, context, config: RecognizerConfig) -> None:
+    def __init__(self, context, config: RecognizerConfig, report_audio: bool = False) -> None:
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_worker, args=(child, config), daemon=True,
+        self.process = context.Process(target=_worker, args=(child, config, report_audio), daemon=True,
                                        name="speechlstm-worker")
         with _thread_environment(config.threads):
             self.process.start()
@@ -259,18 +267,20 @@ class WorkerPool:
     parent always knows which file a worker died on: that file is recorded as failed and the
     worker replaced. A model that does not load raises its error here (BundleError and the rest)
     as a single process would. Leaving :meth:`transcribe` early (an interrupt, an output error)
-    terminates the workers at once rather than waiting for the files they hold.
+    terminates the workers at once rather than waiting for the files they hold. ``on_audio``
+    hears how far into its file each worker is.
     """
 
-    def __init__(self, config: RecognizerConfig, jobs: int, start_method: str = "spawn") -> None:
-        self.config, self.jobs = config, jobs
+    def __init__(self, config: RecognizerConfig, jobs: int, start_method: str = "spawn",
+                 on_audio: OnAudio | None = None) -> None:
+        self.config, self.jobs, self.on_audio = config, jobs, on_audio
         self._context = get_context(start_method)
         self.slots: list[_Slot] = []
 
     def transcribe(self, paths: Sequence[str]) -> Iterator[Outcome]:
         """Outcomes of ``paths`` (``index`` = position in ``paths``), in the order they finish."""
         tasks = iter(enumerate(paths))
-        self.slots = slots = [_Slot(self._context, self.config) for _ in range(min(self.jobs, len(paths)))]
+        self.slots = slots = [self._start() for _ in range(min(self.jobs, len(paths)))]
         remaining, exhausted = len(paths), False
         try:
             while remaining:
@@ -282,13 +292,16 @@ class WorkerPool:
                         died = self._died(slot)
                         slots.remove(slot)
                         if not exhausted:
-                            slots.append(_Slot(self._context, self.config))
+                            slots.append(self._start())
                         if died is not None:
                             remaining -= 1
                             yield died
                         continue
                     if kind == "failed":
                         raise payload
+                    if kind == "audio":
+                        self.on_audio(*payload)
+                        continue
                     if kind == "done":
                         slot.task = None
                         remaining -= 1
@@ -304,6 +317,9 @@ class WorkerPool:
             for slot in slots:
                 slot.stop()
 
+    def _start(self) -> _Slot:
+        return _Slot(self._context, self.config, report_audio=self.on_audio is not None)
+
     @staticmethod
     def _died(slot: _Slot) -> Outcome | None:
         """The failure of the file a dead worker held (None when it died holding none)."""
@@ -318,16 +334,17 @@ class WorkerPool:
         return Outcome(index, path, error=f"{path}: the worker process transcribing it died ({how}; out of memory?)")
 
 
-def transcribe_batch(config: RecognizerConfig, paths: Sequence[str], jobs: int = 1) -> Iterator[Outcome]:
+def transcribe_batch(config: RecognizerConfig, paths: Sequence[str], jobs: int = 1,
+                     on_audio: OnAudio | None = None) -> Iterator[Outcome]:
     """Every file's :class:`Outcome`: in input order in this process for ``jobs`` 1, else in the
     order they finish across ``jobs`` worker processes (0: one per core; :func:`in_input_order`
-    restores order)."""
+    restores order). ``on_audio`` hears the progress inside each file (a progress bar)."""
     jobs = jobs or default_jobs()
     if jobs == 1:
-        return in_process(config, paths)
+        return in_process(config, paths, on_audio)
     if STDIN in paths:
         raise BatchError("standard input ('-') can only be read with --jobs 1")
-    return WorkerPool(config, jobs).transcribe(paths)
+    return WorkerPool(config, jobs, on_audio=on_audio).transcribe(paths)
 
 
 class ResumeLog:

@@ -2,14 +2,38 @@
 
 A tqdm bar, drawn only when stderr is a terminal. Messages and results go through
 :class:`BatchProgress` so that the bar is cleared before each of them is written and
-redrawn after it: results on a terminal never share a line with progress text.
+redrawn after it: results on a terminal never share a line with progress text. Inside a
+long file the bar moves with the audio decoded (:func:`reporting`, :meth:`BatchProgress.decoded`),
+so an hour-long file does not sit at 0 % until it is done.
 """
 from __future__ import annotations
 
 import sys
-from typing import Sequence, TextIO
+from typing import Callable, Iterable, Iterator, Sequence, TextIO
 
+import numpy as np
 from tqdm import tqdm
+
+REPORT_SECONDS = 1.0
+"""Audio between two reports of progress inside a file (a streaming block is 0.1 s)."""
+
+
+def reporting(blocks: Iterable[np.ndarray], sample_rate: int, report: Callable[[float], None] | None,
+              every: float = REPORT_SECONDS) -> Iterator[np.ndarray]:
+    """``blocks`` unchanged; before passing on a block, ``report`` gets the seconds of audio passed on
+    so far when ``every`` more seconds went by since its last call. A recognizer decodes a block before
+    it asks for the next (offline: up to a minute of audio is held to cut segments at pauses), so this is
+    the audio decoded."""
+    if report is None:
+        yield from blocks
+        return
+    samples = reported = 0
+    for block in blocks:
+        if samples - reported >= every * sample_rate:
+            report(samples / sample_rate)
+            reported = samples
+        yield block
+        samples += len(block)
 
 
 class BatchProgress:
@@ -18,6 +42,9 @@ class BatchProgress:
 
     def __init__(self, durations: Sequence[float | None], label: str = "") -> None:
         self.label, self.total_files, self.files = label, len(durations), 0
+        self._known = [duration is not None for duration in durations]
+        self._partial: dict[int, float] = {}
+        """Seconds of each unfinished item counted so far (:meth:`decoded`)."""
         total = sum(d or 0.0 for d in durations)
         # An archive's audio reads in hours; a few clips' in seconds.
         scale, amount = ((1 / 3600, "{n:.2f}/{total:.2f} h audio") if total >= 3600
@@ -34,12 +61,24 @@ class BatchProgress:
     def _show_files(self) -> None:
         self._bar.set_description_str(f"{self.label}{self.files}/{self.total_files} files", refresh=False)
 
-    def done(self, seconds: float, known: bool = True) -> None:
-        """One item finished: ``seconds`` of audio; ``known=False`` when its length was not in the total."""
+    def decoded(self, index: int, seconds: float) -> None:
+        """Item ``index`` (unfinished, its place in ``durations``) has ``seconds`` of audio decoded so far."""
+        step = seconds - self._partial.get(index, 0.0)
+        self._partial[index] = seconds
+        self._advance(step, known=self._known[index])
+
+    def done(self, seconds: float, known: bool = True, index: int | None = None) -> None:
+        """One item finished: ``seconds`` of audio; ``known=False`` when its length was not in the total.
+        ``index``, its place in ``durations``, tells both that and what :meth:`decoded` counted already."""
+        if index is not None:
+            known = self._known[index]
         self.files += 1
+        self._show_files()
+        self._advance(seconds - self._partial.pop(index, 0.0), known)
+
+    def _advance(self, seconds: float, known: bool) -> None:
         if not known:
             self._bar.total += seconds
-        self._show_files()
         if self.enabled and self._bar.n + seconds > 0:
             # Wall time over audio time, all workers together: what the batch costs per second of audio.
             rtf = self._bar.format_dict["elapsed"] / (self._bar.n + seconds)

@@ -175,7 +175,7 @@ class Punctuator:
         self.path = Path(path) if path is not None else DEFAULT_PUNCTUATOR
         if not self.path.is_file():
             raise PunctuatorError(f"punctuation model not found: {self.path} (SPEECHLSTM_MODELS names the folder of "
-                                  f"the shipped models; --raw needs none)")
+                                  f"the shipped models; --raw-text needs none)")
         try:
             self.session = cpu_session(self.path, threads)
             self.vocabulary = Vocabulary.from_json(self.session.get_modelmeta().custom_metadata_map["vocabulary"])

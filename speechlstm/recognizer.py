@@ -18,7 +18,7 @@ import os
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from .bundle import Bundle
 from .config import MODES, DecodingConfig, EndpointConfig, StreamingConfig, field_names, hotword_boosts
 from .decode import Decoder, build_decoder
 from .io.audio import AudioError, iter_blocks, resample, to_mono_float
+from .progress import reporting
 from .results import Result, Transcript
 from .segments import SegmentedOffline
 from .stream import Stream, StreamError
@@ -295,16 +296,18 @@ class Recognizer:
         tokens = load_punctuator().readable([word.word for word in transcript.result.words])
         return replace(transcript, result=replace(transcript.result, tokens=tuple(tokens)))
 
-    def transcribe_file(self, path: str | bytes | os.PathLike, mode: str | None = None) -> Transcript:
+    def transcribe_file(self, path: str | bytes | os.PathLike, mode: str | None = None,
+                        progress: Callable[[float], None] | None = None) -> Transcript:
         """Transcribe an audio file; streaming mode reads it from disk block by block.
-        ``mode`` (``offline`` or ``streaming``) defaults to the config's."""
+        ``mode`` (``offline`` or ``streaming``) defaults to the config's; ``progress`` is called
+        with the seconds of audio decoded so far, about once a second of audio (a progress bar)."""
         mode = self._mode(mode)
         path = os.fsdecode(path)
         if mode == "streaming":
             blocks = iter_blocks(path, self.sample_rate, self.config.streaming.chunk_ms / 1000)
-            transcript = self._stream_blocks(blocks)
+            transcript = self._stream_blocks(reporting(blocks, self.sample_rate, progress))
         else:
-            transcript = self._offline(iter_blocks(path, self.sample_rate))
+            transcript = self._offline(reporting(iter_blocks(path, self.sample_rate), self.sample_rate, progress))
         return replace(self._readable(transcript), path=path)
 
     def _offline(self, blocks: Iterable[np.ndarray]) -> Transcript:

@@ -1,5 +1,6 @@
 """Batch transcription (issue 15): worker processes, input lists, a resumable JSON-lines log."""
 import json
+import math
 import os
 import shutil
 import signal
@@ -174,3 +175,94 @@ def test_worker_that_dies_fails_only_its_file(tiny_bundle, tmp_path, monkeypatch
     assert set(by_path) == set(paths)
     assert "worker process transcribing it died (killed by signal 9" in by_path[str(fifo)].error
     assert by_path[str(CLIPS[0])].transcript and by_path[str(CLIPS[1])].transcript
+
+
+# Progress inside a long file (issue 27) -------------------------------------------------
+
+@pytest.fixture(scope="module")
+def twelve_seconds(tmp_path_factory):
+    """12 s of noise: long enough for progress inside it, in either mode (offline reads 10 s blocks)."""
+    import numpy as np
+    import soundfile as sf
+
+    path = tmp_path_factory.mktemp("long") / "twelve_seconds.flac"
+    sf.write(path, (np.random.default_rng(0).standard_normal(12 * 16000) * 0.1).astype(np.float32), 16000)
+    return path
+
+
+@pytest.mark.parametrize("mode,step", [("offline", 10.0), ("streaming", 1.0)])
+def test_progress_inside_one_file(tiny_bundle, twelve_seconds, mode, step):
+    """Offline reads 10 s blocks, streaming 0.1 s ones: reported about once a second of audio or block."""
+    from speechlstm import Recognizer
+
+    recognizer = Recognizer.from_bundle(tiny_bundle, decoder="greedy")
+    decoded = []
+    transcript = recognizer.transcribe_file(twelve_seconds, mode=mode, progress=decoded.append)
+    assert transcript.duration == pytest.approx(12.0)
+    assert decoded == pytest.approx([step * n for n in range(1, math.ceil(12 / step))])
+
+
+def test_worker_processes_report_progress_inside_files(tiny_bundle, twelve_seconds):
+    from speechlstm.batch import transcribe_batch
+    from speechlstm.recognizer import RecognizerConfig
+
+    config = RecognizerConfig(model=tiny_bundle, mode="streaming").with_options(decoder="greedy")
+    events = []
+    for outcome in transcribe_batch(config, [str(twelve_seconds), str(CLIPS[0])], 2,
+                                    on_audio=lambda index, seconds: events.append((index, seconds))):
+        assert outcome.transcript is not None
+        events.append((outcome.index, "done"))
+    first = events[:events.index((0, "done"))]
+    assert [seconds for index, seconds in first if index == 0] == pytest.approx([float(n) for n in range(1, 12)])
+
+
+class _Terminal:
+    """A stderr that says it is a terminal, so that the progress bar draws (into ``text``)."""
+
+    def __init__(self):
+        self.text = ""
+
+    def isatty(self):
+        return True
+
+    def write(self, text):
+        self.text += text
+
+    def flush(self):
+        pass
+
+
+def test_progress_bar_moves_inside_a_file(capsys, tiny_bundle, twelve_seconds, monkeypatch):
+    from speechlstm.progress import BatchProgress
+
+    seen = []
+    decoded = BatchProgress.decoded
+
+    def spy(self, index, seconds):
+        decoded(self, index, seconds)
+        seen.append((index, seconds, self._bar.n, self._bar.total, self.files))
+
+    monkeypatch.setattr(BatchProgress, "decoded", spy)
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    code = main(["transcribe", "--model", str(tiny_bundle), "--decoder", "greedy", str(twelve_seconds), str(CLIPS[0])])
+    assert code == 0
+    # In the first file, before it is done: the bar's audio is what was decoded of it, out of both files.
+    total = 12.0 + __import__("soundfile").info(CLIPS[0]).duration
+    assert seen == [(0, 10.0, 10.0, pytest.approx(total), 0)]
+    assert "0/2 files" in terminal.text and "\r" in terminal.text
+
+
+def test_progress_of_a_file_of_unknown_length(monkeypatch):
+    """Stdin's length is known only as it is decoded: the total grows with it."""
+    from speechlstm.progress import BatchProgress
+
+    monkeypatch.setattr(sys, "stderr", _Terminal())
+    with BatchProgress([None, 5.0]) as progress:
+        progress.decoded(0, 3.0)
+        assert (progress._bar.n, progress._bar.total) == (3.0, 8.0)
+        progress.decoded(0, 4.0)
+        progress.done(4.5, index=0)
+        assert (progress._bar.n, progress._bar.total, progress.files) == (4.5, 9.5, 1)
+        progress.done(5.0, index=1)
+        assert (progress._bar.n, progress._bar.total) == (9.5, 9.5)

@@ -235,6 +235,40 @@ def test_format_all(capsys, tiny_bundle, inputs, tmp_path):
     assert code == 2 and "--output-dir" in err
 
 
+def test_skip_existing_continues_an_output_dir_batch(capsys, tiny_bundle, inputs, tmp_path):
+    (tmp_path / "a").mkdir()
+    files = [inputs / "good.wav", inputs / "rate8k.flac", tmp_path / "a" / "good.wav"]
+    shutil.copy(inputs / "good.wav", files[2])
+    out = tmp_path / "subs"
+    argv = ["transcribe", "--model", tiny_bundle, "--decoder", "greedy", "--format", "srt", "--output-dir", out,
+            "--skip-existing", *files]
+    code, _, err = _run(capsys, *argv)
+    assert code == 0 and err == ""
+    assert sorted(p.name for p in out.iterdir()) == ["good-1.srt", "good.srt", "rate8k.srt"]
+    # An interrupted run: one output missing, the others kept as they are.
+    (out / "good.srt").write_text("kept\n")
+    (out / "good-1.srt").unlink()
+    code, _, err = _run(capsys, *argv)
+    assert code == 0
+    assert err == (f"speechlstm: skipping 2 of the 3 inputs: their outputs are in {out} already; "
+                   "transcribing the other 1\n")
+    assert (out / "good.srt").read_text() == "kept\n" and (out / "good-1.srt").read_text().startswith("1\n")
+    # --format all: an input counts as done only with all four of its files.
+    code, _, err = _run(capsys, *argv[:6], "all", *argv[7:])
+    assert code == 0 and "skipping" not in err
+    (out / "rate8k.vtt").unlink()
+    (out / "good.txt").write_text("kept\n")
+    code, _, err = _run(capsys, *argv[:6], "all", *argv[7:])
+    assert "skipping 2 of the 3 inputs" in err and (out / "rate8k.vtt").exists()
+    assert (out / "good.txt").read_text() == "kept\n"
+    code, _, err = _run(capsys, *argv[:6], "all", *argv[7:])
+    assert code == 0 and "skipping 3 of the 3 inputs" in err and "the other 0" in err
+    code, _, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--skip-existing", "-o", tmp_path / "x.txt",
+                        inputs / "good.wav")
+    assert code == 2 and err == ("speechlstm: error: --skip-existing goes with --output-dir (with -o FILE, "
+                                 "--resume continues a batch)\n")
+
+
 def test_chunk_ms_in_offline_mode_warns(capsys, tiny_bundle, inputs):
     code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--chunk-ms", "200", inputs / "good.wav")
     assert code == 0 and out
@@ -422,3 +456,75 @@ def test_info_prints_the_model_card(capsys, tmp_path):
     assert card["dev WER"] == "40.0 % offline (greedy), 50.0 % streaming (greedy)"
     code, _, err = _run(capsys, "info", tmp_path / "missing.safetensors")
     assert code == 3 and "not found" in err
+
+
+# Live captions from raw PCM on standard input (issue 27) ----------------------------------
+
+def _pcm(path) -> bytes:
+    """16-bit mono PCM at 16 kHz, as arecord -f S16_LE -r 16000 -c 1 writes it."""
+    samples, rate = sf.read(path, dtype="int16")
+    assert rate == 16000 and samples.ndim == 1
+    return samples.astype("<i2").tobytes()
+
+
+def test_raw_pcm_on_a_pipe_is_captioned_as_it_comes(shipped_bundle):
+    """arecord ... | speechlstm transcribe --mode streaming --raw 16000 -: the first utterance is on stdout
+    while the pipe is still open, as its endpoint (0.8 s of trailing silence) is found."""
+    command = [sys.executable, "-m", "speechlstm", "transcribe", "--mode", "streaming", "--raw", "16000", "-"]
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines = []
+    reader = threading.Thread(target=lambda: lines.append(process.stdout.readline()), daemon=True)
+    reader.start()
+    try:
+        process.stdin.write(_pcm(SAMPLES / "three_utterances.wav") + bytes(2 * 16000 * 2))  # and 2 s of silence
+        process.stdin.flush()
+        reader.join(timeout=240)
+        assert lines and lines[0].endswith(b"\n"), "no result before the end of input"
+        assert process.poll() is None  # still reading
+    finally:
+        process.stdin.close()
+    rest, err = process.stdout.read(), process.stderr.read()
+    assert process.wait(timeout=60) == 0, err
+    assert err == b""  # no partials: stderr is not a terminal
+    captions = [lines[0].decode().strip(), *rest.decode().splitlines()]
+    assert len(captions) == 3 and captions[0] == "open the window", captions
+
+
+def test_raw_pcm_json_and_interrupt(capsys, tiny_bundle, monkeypatch):
+    """JSON lines as 'live' writes them; Ctrl-C prints the utterance so far, then exits 130."""
+    pcm = _pcm(SAMPLES / "three_utterances.wav")
+
+    class Stdin:
+        buffer = io.BytesIO(pcm)
+
+    monkeypatch.setattr(sys, "stdin", Stdin)
+    code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--decoder", "greedy", "--mode",
+                          "streaming", "--raw", "16000", "--format", "json", "-")
+    assert code == 0 and err == ""
+    records = [json.loads(line) for line in out.splitlines()]
+    assert records and all(set(r) == {"text", "start", "end", "words"} and r["text"] for r in records)
+    assert all(a["end"] <= b["start"] for a, b in zip(records, records[1:])) and records[-1]["end"] <= 6.5
+
+    class Interrupted(io.BytesIO):
+        def read1(self, size):
+            if self.tell() >= len(pcm) // 3:
+                raise KeyboardInterrupt
+            return super().read1(size)
+
+    Stdin.buffer = Interrupted(pcm)
+    code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--decoder", "greedy", "--mode",
+                          "streaming", "--raw", "16000", "-")
+    assert code == 130 and err == "speechlstm: interrupted\n"
+    assert out.endswith("\n") and out.strip()
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["--raw", "16000", "a.wav"], "--raw reads standard input: give '-' as the only input"),
+    (["--raw", "16000", "-"], "--raw needs --mode streaming"),
+    (["--mode", "streaming", "--raw", "16000", "--format", "srt", "-"], "--format srt does not go with --raw"),
+    (["--mode", "streaming", "--raw", "16000", "-o", "x.txt", "-"], "--raw prints each result to standard output"),
+    (["--mode", "streaming", "--raw", "100", "-"], "--raw 100: the sample rate must be 1000-768000 Hz"),
+], ids=["file", "offline", "srt", "output", "rate"])
+def test_raw_usage_errors(capsys, tiny_bundle, argv, fragment):
+    code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, *argv)
+    assert code == 2 and out == "" and err.startswith("speechlstm: error: ") and fragment in err, err

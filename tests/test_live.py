@@ -307,7 +307,7 @@ def _wait_for(stream, marker: bytes, timeout: float) -> str:
 
 def _streaming_text(model: Path, clip: Path, capsys) -> str:
     capsys.readouterr()
-    assert main(["transcribe", "--mode", "streaming", "--format", "json", "--raw", "--model", str(model), str(clip)]) == 0
+    assert main(["transcribe", "--mode", "streaming", "--format", "json", "--raw-text", "--model", str(model), str(clip)]) == 0
     return json.loads(capsys.readouterr().out)["text"]
 
 
@@ -335,7 +335,7 @@ def test_live_cli_through_pulseaudio(pulse, shipped, shipped_bundle, tmp_path, c
     log = tmp_path / "finals.jsonl"
     log.write_text("")
     live = subprocess.Popen(
-        [sys.executable, "-m", "speechlstm", "live", "--device", "pulse", "--format", "json", "--raw",
+        [sys.executable, "-m", "speechlstm", "live", "--device", "pulse", "--format", "json", "--raw-text",
          "--model", str(shipped_bundle), "-o", str(log)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -1,5 +1,5 @@
 """The punctuation tagger: labels, a tiny model trained here and run on onnxruntime, the shipped
-model on fixed sentences, the streaming tagger, written numbers, and the outputs with and without --raw."""
+model on fixed sentences, the streaming tagger, written numbers, and the outputs with and without --raw-text."""
 import json
 
 import numpy as np
@@ -198,7 +198,7 @@ def test_transcribe_is_readable_by_default_and_raw_with_raw(capsys, fmt):
     wav = SAMPLES / "goforward.wav"
     code, readable, err = _run(capsys, "transcribe", "--format", fmt, wav)
     assert code == 0, err
-    code, raw, err = _run(capsys, "transcribe", "--format", fmt, "--raw", wav)
+    code, raw, err = _run(capsys, "transcribe", "--format", fmt, "--raw-text", wav)
     assert code == 0, err
     assert "go for ten metres" in raw and "Go for 10 metres." in readable
     if fmt == "json":

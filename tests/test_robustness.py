@@ -33,7 +33,7 @@ from speechlstm.bundle import BundleError
 from speechlstm.cli import main
 from speechlstm.frontend import LogMel, StreamingLogMel
 from speechlstm.io.atomic import atomic_write
-from speechlstm.io.audio import AudioWarning, read_audio, to_mono_float
+from speechlstm.io.audio import AudioWarning, iter_blocks, read_audio, to_mono_float
 
 from conftest import SAMPLES
 
@@ -113,8 +113,9 @@ FILE_CASES = [
              warning="contains no audio samples"),
     FileCase("truncated.wav", lambda: _wav_bytes(_noise(1.0), RATE, "PCM_16")[:16044], duration=0.5,
              warning="truncated: the file holds 50% of the audio"),
-    FileCase("truncated.flac", lambda: _wav_bytes(_noise(1.0), RATE, "PCM_16", "FLAC")[:12000],
-             "corrupt or truncated"),
+    # libsndfile gives up on the cut-off frame ("flac decoder lost sync"); FFmpeg decodes the frames before it.
+    FileCase("truncated.flac", lambda: _wav_bytes(_noise(1.0), RATE, "PCM_16", "FLAC")[:12000], duration=0.256,
+             warning="truncated or damaged (flac decoder lost sync)"),
     FileCase("corrupt_header.wav", lambda: b"XXXX" + _wav_bytes(_noise(0.5), RATE)[4:], "cannot read audio"),
     FileCase("text_renamed.wav", lambda: b"this is a text file, not audio\n" * 20, "cannot read audio"),
     FileCase("a_directory.wav", None, "is a directory"),
@@ -214,6 +215,24 @@ def test_file_through_api_streaming(streaming, files, case):
     assert all(issubclass(w.category, AudioWarning) for w in caught) and (case.warning or not caught)
     assert transcript.duration == pytest.approx(case.duration, abs=case.tolerance)
     assert all(np.isfinite([w.confidence for w in transcript.result.words]))
+
+
+@pytest.mark.parametrize("block_seconds", [0.1, 10.0])
+def test_truncated_flac_decodes_up_to_the_cut(tmp_path, block_seconds):
+    """libsndfile stops mid-stream, after some blocks or none; FFmpeg goes on from there, so the
+    lossless audio comes out exactly as encoded up to the cut, with no block twice."""
+    audio = np.round(_noise(3.0) * 32768) / 32768  # exactly representable in 16 bits
+    whole = _wav_bytes(audio, RATE, "PCM_16", "FLAC")
+    path = tmp_path / "cut.flac"
+    path.write_bytes(whole[: len(whole) * 6 // 10])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        decoded = np.concatenate(list(iter_blocks(path, RATE, block_seconds)))
+    assert 0.5 * len(audio) < len(decoded) < 0.7 * len(audio)
+    np.testing.assert_array_equal(decoded, audio[: len(decoded)].astype(np.float32))
+    assert [str(w.message) for w in caught] == [
+        f"{path}: truncated or damaged (flac decoder lost sync): transcribing the {len(decoded) / RATE:.2f} s "
+        f"that decode"]
 
 
 def test_unreadable_file(capsys, tiny_bundle, tmp_path):
@@ -530,11 +549,11 @@ def test_interrupt_keeps_previous_output(capsys, tiny_bundle, files, tmp_path, m
     calls = []
     real = Recognizer.transcribe_file
 
-    def interrupted_on_second(self, path):
+    def interrupted_on_second(self, path, **options):
         calls.append(path)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return real(self, path)
+        return real(self, path, **options)
 
     monkeypatch.setattr(Recognizer, "transcribe_file", interrupted_on_second)
     code, out, err = _cli(capsys, "transcribe", "--model", tiny_bundle, "-o", target,

@@ -65,8 +65,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_raw_option(parser: argparse.ArgumentParser) -> None:
-    """--raw: the recognizer's words as they are, without case, punctuation or written numbers."""
-    parser.add_argument("--raw", action="store_true",
+    """--raw-text: the recognizer's words as they are, without case, punctuation or written numbers."""
+    parser.add_argument("--raw-text", action="store_true",
                         help="give the raw lower-case words: no case, punctuation or written numbers (serve: for "
                              "POST /transcribe; WebSocket clients get raw text unless their config says "
                              '"punctuate": true)')
@@ -87,7 +87,7 @@ def recognizer_config(args: argparse.Namespace, **fixed) -> RecognizerConfig:
     """The RecognizerConfig that the model and decoding options ask for (what worker processes load)."""
     try:
         config = RecognizerConfig(model=args.model, threads=max(0, args.threads), backend=args.backend,
-                                  punctuate=not getattr(args, "raw", True))
+                                  punctuate=not getattr(args, "raw_text", True))
         return config.with_options(**decoder_options(args), **fixed)
     except HotwordError as error:
         raise CliError(str(error), EXIT_USAGE) from None
@@ -177,9 +177,14 @@ class StdoutError(CliError):
     """Standard output refused a result (a full disk, /dev/full): exit 4, nothing left to flush."""
 
 
-def print_result(progress: BatchProgress, text: str) -> None:
+def print_result(progress: BatchProgress | None, text: str) -> None:
+    """``text`` on stdout, flushed (with the progress bar out of the way, if there is one)."""
     try:
-        progress.write(text, sys.stdout)
+        if progress is None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            progress.write(text, sys.stdout)
     except BrokenPipeError:
         raise
     except OSError as error:

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import warnings
 from pathlib import Path
 
 from ..config import HotwordError
-from ..io.audio import STDIN, audio_duration
+from ..io.audio import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, STDIN, audio_duration, raw_pcm_blocks
 from ..io.formats import ALL, EXTENSIONS, FORMATS, to_json_line, to_srt, to_vtt
 from ..progress import BatchProgress
+from ..results import LiveEvent
 from .common import (EXIT_INPUT, EXIT_OUTPUT, EXIT_USAGE, CliError, make_folder, positive_int, print_result,
                      write_output, add_model_options, add_raw_option, recognizer_config, show_warnings, to_stderr)
 
@@ -28,6 +30,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                     "inputs, --resume -o out.jsonl survives interruption, --ray runs on a Ray cluster.",
         epilog="examples:\n  speechlstm transcribe samples/*.wav\n"
                "  cat talk.wav | speechlstm transcribe -\n"
+               "  arecord -f S16_LE -r 16000 -c 1 | speechlstm transcribe --mode streaming --raw 16000 -\n"
                "  speechlstm transcribe --mode streaming --chunk-ms 200 talk.flac\n"
                "  speechlstm transcribe --format srt --output-dir subs/ a.mp3 b.ogg\n"
                "  speechlstm transcribe --format all --output-dir out/ lecture.m4a\n"
@@ -43,6 +46,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--chunk-ms", type=positive_int,
                         help="block size fed to the stream in streaming mode (default: 100; does not change "
                              "the text); ignored, with a warning, in offline mode")
+    parser.add_argument("--raw", type=positive_int, metavar="RATE",
+                        help="standard input ('-', the only input) is headerless 16-bit little-endian mono PCM at "
+                             "RATE Hz (arecord -f S16_LE -c 1, sox -t raw, ffmpeg -f s16le -ac 1); needs --mode "
+                             "streaming: live captions, each utterance's final result on stdout (a line of text, or "
+                             "a JSON object as 'speechlstm live' writes) as soon as its endpoint is found, and on a "
+                             "terminal the partial text on stderr, as sherpa-onnx's microphone examples show it")
     parser.add_argument("--format", choices=(*FORMATS, "all", "parquet"), default=None,
                         help="text (default; json with --resume or --ray): the transcript, one line per input, "
                              "whether one input or many; tsv: PATH<TAB>TEXT per input; json: one object per "
@@ -81,6 +90,10 @@ def add_batch_options(parser: argparse.ArgumentParser) -> None:
                             "failed file as {path, error}) and skip the files FILE already holds a text for, "
                             "so a killed or failed run continues where it stopped; lines come in the order "
                             "files finish, and the last line of a path counts")
+    group.add_argument("--skip-existing", action="store_true",
+                       help="with --output-dir, in any format: skip the inputs whose output files (all four with "
+                            "--format all) already exist there, so an interrupted batch continues where it "
+                            "stopped; output files are written whole, so one that exists is complete")
     group.add_argument("--ray", metavar="ADDRESS",
                        help="run on a Ray cluster with Ray Data (pip install 'speechlstm[ray]'): 'auto' joins "
                             "the cluster this machine belongs to (ray start), 'local' starts one here, or a "
@@ -168,8 +181,30 @@ def _check_transcribe_options(args: argparse.Namespace) -> None:
         warnings.warn("--chunk-ms only applies to --mode streaming; offline mode reads each file whole")
     if args.output and not args.output.parent.is_dir():
         raise CliError(f"output directory does not exist: {args.output.parent}", EXIT_OUTPUT)
+    if args.skip_existing and not args.output_dir:
+        raise CliError("--skip-existing goes with --output-dir (with -o FILE, --resume continues a batch)",
+                       EXIT_USAGE)
+    if args.raw:
+        _check_raw_options(args)
     if args.output_dir:
         make_folder(args.output_dir)
+
+
+def _check_raw_options(args: argparse.Namespace) -> None:
+    """--raw RATE: live captions of standard input, printed as they come."""
+    if [str(path) for path in args.files] != [STDIN]:
+        raise CliError("--raw reads standard input: give '-' as the only input", EXIT_USAGE)
+    if args.mode != "streaming":
+        raise CliError("--raw needs --mode streaming (live captions as the audio comes); offline mode reads "
+                       "whole files: give it a WAV (sox -t raw -r RATE -e signed -b 16 -c 1 - -t wav -)", EXIT_USAGE)
+    if args.format not in ("text", "json"):
+        raise CliError(f"--format {args.format} does not go with --raw: it prints text or json lines", EXIT_USAGE)
+    if args.output or args.output_dir:
+        raise CliError("--raw prints each result to standard output as it comes: redirect it, or pipe it "
+                       "through tee", EXIT_USAGE)
+    if not MIN_SAMPLE_RATE <= args.raw <= MAX_SAMPLE_RATE:
+        raise CliError(f"--raw {args.raw}: the sample rate must be {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz",
+                       EXIT_USAGE)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -184,6 +219,11 @@ def run(args: argparse.Namespace) -> int:
     args.files = [item.path for item in inputs]
     _check_transcribe_options(args)
     config = recognizer_config(args, mode=args.mode, **({"chunk_ms": args.chunk_ms} if args.chunk_ms else {}))
+    if args.raw:
+        return _caption_stdin(args, config)
+    if args.skip_existing:
+        inputs, stems = _skip_existing(args, inputs)
+        return _transcribe_inputs(args, config, inputs, stems=stems) if inputs else 0
     if not args.resume:
         return _run_on_ray(args, config, inputs) if args.ray else _transcribe_inputs(args, config, inputs)
     try:
@@ -200,6 +240,51 @@ def run(args: argparse.Namespace) -> int:
         if not todo:
             return 0
         return _run_on_ray(args, config, todo, resume) if args.ray else _transcribe_inputs(args, config, todo, resume)
+
+
+def _skip_existing(args: argparse.Namespace, inputs: list) -> tuple[list, list[str]]:
+    """--skip-existing: the inputs whose outputs are not all in --output-dir yet, with their stems
+    (named as in the whole batch, so that a rerun writes the same names)."""
+    formats = ALL if args.format == "all" else (args.format,)
+    todo = [(item, stem) for item, stem in zip(inputs, output_stems([item.path for item in inputs]))
+            if not all((args.output_dir / f"{stem}.{EXTENSIONS[fmt]}").exists() for fmt in formats)]
+    if len(todo) < len(inputs):
+        to_stderr(f"speechlstm: skipping {len(inputs) - len(todo)} of the {len(inputs)} inputs: their outputs "
+                  f"are in {args.output_dir} already; transcribing the other {len(todo)}")
+    return [item for item, _ in todo], [stem for _, stem in todo]
+
+
+def _caption_stdin(args: argparse.Namespace, config) -> int:
+    """--raw: each utterance of standard input's PCM printed at its endpoint (:class:`speechlstm.live.LiveSession`,
+    the loop of ``speechlstm live``); Ctrl-C prints the text of the utterance so far and exits 130."""
+    from ..live import LiveSession
+    from ..recognizer import Recognizer
+
+    try:
+        session = LiveSession(Recognizer.from_config(config))
+    except HotwordError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
+    partials = sys.stderr.isatty()
+    try:
+        for event in session.events(raw_pcm_blocks(sys.stdin.buffer, args.raw)):
+            _show_caption(event, args.format, partials)
+    except KeyboardInterrupt:
+        utterance = session.utterance
+        if utterance is not None and utterance.partial:
+            _show_caption(LiveEvent("final", utterance.partial, utterance.offset, session.seconds), args.format,
+                          partials)
+        raise
+    return 0
+
+
+def _show_caption(event: LiveEvent, fmt: str, partials: bool) -> None:
+    """A final on stdout, flushed at once; a partial redraws one line of the terminal on stderr."""
+    if partials:
+        width = max(1, shutil.get_terminal_size().columns - 1)
+        sys.stderr.write("\r\x1b[K" + (event.text[-width:] if event.kind == "partial" else ""))
+        sys.stderr.flush()
+    if event.kind == "final":
+        print_result(None, to_json_line(event.to_dict()) if fmt == "json" else event.text + "\n")
 
 
 def _run_on_ray(args: argparse.Namespace, config, inputs: list, resume=None) -> int:
@@ -237,10 +322,11 @@ def _run_on_ray(args: argparse.Namespace, config, inputs: list, resume=None) -> 
     return EXIT_INPUT if failures else 0
 
 
-def _transcribe_inputs(args: argparse.Namespace, config, inputs: list, resume=None) -> int:
+def _transcribe_inputs(args: argparse.Namespace, config, inputs: list, resume=None,
+                       stems: list[str] | None = None) -> int:
     """Transcribe ``inputs`` (batch.Input) in this process or in --jobs worker processes and write
     each result where the options say: stdout and -o in input order; --resume's log and
-    --output-dir files as each file finishes."""
+    --output-dir files (named ``stems``, default :func:`output_stems`) as each file finishes."""
     from contextlib import closing
 
     from ..batch import in_input_order, transcribe_batch
@@ -248,14 +334,16 @@ def _transcribe_inputs(args: argparse.Namespace, config, inputs: list, resume=No
 
     paths = [os.fsdecode(item.path) for item in inputs]
     formats = ALL if args.format == "all" else (args.format,)
-    stems = output_stems([item.path for item in inputs]) if args.output_dir else None
+    if args.output_dir and stems is None:
+        stems = output_stems([item.path for item in inputs])
     on_terminal = sys.stderr.isatty()
     durations = [item.duration if item.duration is not None or not on_terminal else audio_duration(item.path)
                  for item in inputs]
     collected, failures = [], 0
     try:
         with BatchProgress(durations) as progress, show_warnings(progress.message), \
-                closing(transcribe_batch(config, paths, args.jobs)) as outcomes:
+                closing(transcribe_batch(config, paths, args.jobs,
+                                         progress.decoded if progress.enabled else None)) as outcomes:
             try:
                 for outcome in outcomes if resume or stems else in_input_order(outcomes):
                     for warning in outcome.warnings:
@@ -266,9 +354,9 @@ def _transcribe_inputs(args: argparse.Namespace, config, inputs: list, resume=No
                     if transcript is None:
                         failures += 1
                         progress.message(f"speechlstm: error: {outcome.error}")
-                        progress.done(duration or 0.0)
+                        progress.done(duration or 0.0, index=outcome.index)
                         continue
-                    progress.done(transcript.duration, known=duration is not None)
+                    progress.done(transcript.duration, index=outcome.index)
                     if resume:
                         continue
                     if stems:

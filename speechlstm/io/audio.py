@@ -17,6 +17,7 @@ import sys
 import tempfile
 import warnings
 from contextlib import contextmanager
+from itertools import chain
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -92,7 +93,7 @@ def _as_path(path: str | bytes | os.PathLike) -> Path:
 
 def _reason(error: BaseException) -> str:
     reason = getattr(error, "error_string", None) or getattr(error, "strerror", None) or str(error)
-    return reason.strip()
+    return reason.strip().removeprefix("Error : ").rstrip(".")  # libsndfile's "Error : flac decoder lost sync."
 
 
 @contextmanager
@@ -144,33 +145,87 @@ def _warn_if_truncated(path: Path, handle: sf.SoundFile) -> None:
                       f"promises ({handle.frames / handle.samplerate:.2f} s)", AudioWarning, stacklevel=4)
 
 
-def _soundfile_blocks(path: Path, handle: sf.SoundFile, block_seconds: float) -> Iterator[np.ndarray]:
+def _soundfile_blocks(path: Path, source: bytes | BinaryIO, handle: sf.SoundFile,
+                      block_seconds: float) -> Iterator[np.ndarray]:
+    """libsndfile's blocks; where it stops mid-stream (a truncated FLAC: "flac decoder lost sync"),
+    FFmpeg (PyAV) decodes what the file still holds, as ffmpeg itself would, from where libsndfile stopped."""
     block = max(1, int(math.ceil(block_seconds * handle.samplerate)))
+    delivered = 0
     try:
         for raw in handle.blocks(blocksize=block, dtype="float32", always_2d=True):
+            delivered += len(raw)
             yield to_mono_float(raw)
+        return
     except (sf.LibsndfileError, RuntimeError) as error:
-        raise AudioError(f"{path}: audio data is corrupt or truncated ({error})") from None
+        reason = _reason(error)
+    with _open_pyav(path, source, reason, damage=reason) as (rate, blocks):
+        if rate != handle.samplerate:
+            raise AudioError(f"{path}: audio data is corrupt or truncated ({reason})")
+        yield from _skip(blocks, delivered)
 
 
-def _pyav_blocks(path: Path, container, stream) -> Iterator[np.ndarray]:
-    """Decoded frames as float32, interleaved channels mixed to mono like libsndfile's."""
+def _skip(blocks: Iterator[np.ndarray], samples: int) -> Iterator[np.ndarray]:
+    """``blocks`` without their first ``samples`` samples."""
+    for block in blocks:
+        if samples < len(block):
+            yield block[samples:]
+        samples = max(0, samples - len(block))
+
+
+def _decodable_frames(container, stream, errors: list[str]) -> Iterator:
+    """Every frame FFmpeg can decode: a packet it cannot is skipped and a container that breaks off
+    ends the stream, as ffmpeg does; why goes into ``errors``."""
+    import av
+
+    packets = container.demux(stream)  # its last packet flushes the decoder
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.FFmpegError as error:
+            errors.append(_reason(error))
+            packet = None  # flush what the decoder holds
+        try:
+            yield from stream.decode(packet)
+        except av.FFmpegError as error:
+            errors.append(_reason(error))
+        if packet is None:
+            return
+
+
+def _pyav_blocks(path: Path, container, stream, damage: str | None = None) -> Iterator[np.ndarray]:
+    """Decoded frames as float32, interleaved channels mixed to mono like libsndfile's.
+
+    A truncated or damaged file gives the audio that still decodes, with one warning (``damage``:
+    why libsndfile gave up first, if it did); nothing decodable at all is an error."""
     import av
 
     convert = av.AudioResampler(format="flt", rate=stream.rate)
+    errors: list[str] = []
+    samples = 0
     try:
-        for frame in container.decode(stream):
+        for frame in chain(_decodable_frames(container, stream, errors), [None]):
             for converted in convert.resample(frame):
-                yield to_mono_float(converted.to_ndarray().reshape(-1, len(converted.layout.channels)))
-        for converted in convert.resample(None):
-            yield to_mono_float(converted.to_ndarray().reshape(-1, len(converted.layout.channels)))
+                block = to_mono_float(converted.to_ndarray().reshape(-1, len(converted.layout.channels)))
+                samples += len(block)
+                yield block
     except av.FFmpegError as error:
         raise AudioError(f"{path}: audio data is corrupt or truncated ({error})") from None
+    damage = damage or (errors[0] if errors else None)
+    if damage is None:
+        return
+    if not samples:
+        raise AudioError(f"{path}: audio data is corrupt or truncated ({damage})")
+    warnings.warn(f"{path}: truncated or damaged ({damage}): transcribing the {samples / stream.rate:.2f} s "
+                  f"that decode", AudioWarning, stacklevel=2)
 
 
 @contextmanager
-def _open_pyav(path: Path, source: bytes | BinaryIO, reason: str) -> Iterator[tuple[int, Iterator[np.ndarray]]]:
-    """PyAV for what libsndfile refused; if FFmpeg refuses it too, libsndfile's ``reason`` is reported."""
+def _open_pyav(path: Path, source: bytes | BinaryIO, reason: str,
+               damage: str | None = None) -> Iterator[tuple[int, Iterator[np.ndarray]]]:
+    """PyAV for what libsndfile refused (``damage``: why, when it gave up mid-stream); if FFmpeg
+    refuses it too, libsndfile's ``reason`` is reported."""
     try:
         import av
     except ImportError:
@@ -188,7 +243,7 @@ def _open_pyav(path: Path, source: bytes | BinaryIO, reason: str) -> Iterator[tu
                              f"{container.format.name} file)")
         stream = container.streams.audio[0]
         _check_rate(path, stream.rate or 0)
-        yield stream.rate, _pyav_blocks(path, container, stream)
+        yield stream.rate, _pyav_blocks(path, container, stream, damage)
 
 
 @contextmanager
@@ -211,7 +266,7 @@ def open_audio(path: str | bytes | os.PathLike, block_seconds: float = 10.0) -> 
         with handle:
             _check_rate(path, handle.samplerate)
             _warn_if_truncated(path, handle)
-            yield handle.samplerate, _soundfile_blocks(path, handle, block_seconds)
+            yield handle.samplerate, _soundfile_blocks(path, source, handle, block_seconds)
 
 
 def iter_blocks(path: str | bytes | os.PathLike, sample_rate: int = 16000,
@@ -255,6 +310,25 @@ def audio_duration(path: str | bytes | os.PathLike) -> float | None:
             return container.duration / av.time_base if container.duration else None
     except Exception:  # noqa: BLE001 - any failure only means the duration is unknown here
         return None
+
+
+def raw_pcm_blocks(stream: BinaryIO, sample_rate: int, block_seconds: float = 0.1) -> Iterator[tuple[int, np.ndarray]]:
+    """Headerless 16-bit little-endian mono PCM from ``stream`` (what ``arecord -f S16_LE -c 1``,
+    ``sox -t raw`` or ``ffmpeg -f s16le -ac 1`` write) as ``(sample_rate, float32 block)`` pairs,
+    each passed on as soon as it is read (at most ``block_seconds``), for live input that never ends.
+    A trailing odd byte (half a sample) is dropped."""
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise AudioError(f"sample rate {sample_rate} Hz is outside the supported "
+                         f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz")
+    size = 2 * max(1, round(block_seconds * sample_rate))
+    read = getattr(stream, "read1", stream.read)  # read1: what the pipe holds now, without waiting for more
+    odd = b""
+    while data := read(size):
+        data, odd = odd + data, b""
+        if len(data) % 2:
+            data, odd = data[:-1], data[-1:]
+        if data:
+            yield sample_rate, to_mono_float(np.frombuffer(data, dtype="<i2"))
 
 
 def resample(samples: np.ndarray, source: int, target: int) -> np.ndarray:
