@@ -502,7 +502,7 @@ def test_raw_pcm_json_and_interrupt(capsys, tiny_bundle, monkeypatch):
                           "streaming", "--raw", "16000", "--format", "json", "-")
     assert code == 0 and err == ""
     records = [json.loads(line) for line in out.splitlines()]
-    assert records and all(set(r) == {"text", "start", "end", "words"} and r["text"] for r in records)
+    assert records and all(set(r) == {"text", "raw_text", "start", "end", "words"} and r["text"] for r in records)
     assert all(a["end"] <= b["start"] for a, b in zip(records, records[1:])) and records[-1]["end"] <= 6.5
 
     class Interrupted(io.BytesIO):
