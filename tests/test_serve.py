@@ -45,7 +45,9 @@ EOF = '{"eof" : 1}'  # byte for byte what vosk-server's clients send
 
 @contextmanager
 def running(recognizer: Recognizer, **options):
-    """A server on a free loopback port, in a thread with its own event loop; yields its ws:// URL."""
+    """A server on a free loopback port, in a thread with its own event loop; yields its ws:// URL.
+    Its lag budget is a minute unless given: this machine may be loaded, and only one test is about it."""
+    options.setdefault("max_lag", 60.0)
     ready: queue.Queue = queue.Queue()
     state: dict = {}
 
@@ -409,10 +411,10 @@ def rss_mb() -> float:
 
 
 def test_memory_stays_flat_under_connect_stream_disconnect_churn(tiny):
-    """300 sessions, 4 at a time, each 1 s of audio then eof (or a dropped connection): the RSS of
-    the process that serves them grows by less than 25 MB after the first 60."""
+    """150 sessions, 6 at a time, each 0.5 s of audio then eof (or a dropped connection): the RSS
+    of the process that serves them grows by less than 10 MB after the first 30."""
     audio, rate = pcm(THREE)
-    audio = audio[:rate * 2]
+    audio = audio[:rate]  # 0.5 s of 16-bit samples
 
     async def session(url, index):
         if index % 3:
@@ -424,17 +426,17 @@ def test_memory_stays_flat_under_connect_stream_disconnect_churn(tiny):
             ws.transport.abort()
 
     async def churn(url, sessions):
-        for start in range(0, sessions, 4):
-            await asyncio.gather(*(session(url, start + i) for i in range(4)))
+        for start in range(0, sessions, 6):
+            await asyncio.gather(*(session(url, start + i) for i in range(6)))
 
     with running(tiny, max_streams=8) as url:
-        asyncio.run(churn(url, 60))
+        asyncio.run(churn(url, 30))
         wait_for_streams(url, 0)
         before = rss_mb()
-        asyncio.run(churn(url, 240))
+        asyncio.run(churn(url, 120))
         wait_for_streams(url, 0)
         after = rss_mb()
-    assert after - before < 25, f"RSS grew from {before:.0f} to {after:.0f} MB"
+    assert after - before < 10, f"RSS grew from {before:.0f} to {after:.0f} MB"
 
 
 def test_new_streams_are_refused_while_decoding_lags(tiny):
@@ -460,14 +462,14 @@ def test_idle_connection_gets_its_final_and_is_closed(server):
     async def client():
         async with connect(server) as ws:
             audio, rate = pcm(THREE)
+            started = time.monotonic()
             await ws.send(audio[:int(rate * 1.1) * 2])  # in the middle of the first utterance
             await ws.recv()
-            started = time.monotonic()
             final = json.loads(await ws.recv())
             return final, await closed_with(ws), time.monotonic() - started
 
     final, (code, reason), waited = asyncio.run(client())
-    assert final["text"] and code == 1001 and "no audio" in reason and 1.0 < waited < 10
+    assert final["text"] and code == 1001 and "no audio for 1.5 s" in reason and 1.4 < waited < 10
 
 
 def test_a_client_that_vanishes_mid_utterance_frees_its_stream(server):
