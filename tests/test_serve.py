@@ -222,7 +222,7 @@ def test_words_0_sample_rate_as_a_string_and_the_model_key(server, tiny):
 
 
 def test_unknown_config_keys_and_models_are_refused_with_a_reason(server):
-    for config, reason in [({"punctuate": 1}, "unknown config key 'punctuate'"),
+    for config, reason in [({"language": "en"}, "unknown config key 'language'"),
                            ({"model": "/srv/models/vosk-en"}, "is not served here; this server serves tiny")]:
         async def client():
             async with connect(server) as ws:
