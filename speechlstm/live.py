@@ -19,7 +19,7 @@ import queue
 import threading
 from dataclasses import dataclass, field, replace
 from time import monotonic
-from typing import Any, Callable, Iterable, Iterator, Literal
+from typing import Any, Callable, Iterable, Iterator, Literal, Sequence
 
 import numpy as np
 
@@ -27,7 +27,7 @@ from .config import EndpointConfig
 from .io.audio import to_mono_float
 from .punctuation import StreamingPunctuator, load_punctuator
 from .recognizer import Recognizer
-from .results import LiveEvent, Result
+from .results import Alternative, LiveEvent, Result
 from .stream import Stream
 
 __all__ = ["DeviceError", "EndpointConfig", "LiveEvent", "LiveSession", "MicrophoneSource", "device_table",
@@ -51,15 +51,19 @@ class LiveSession:
     resets it (:meth:`Recognizer.is_endpoint`, :meth:`Recognizer.reset`). ``seconds`` counts the
     audio consumed at the source's own rate, so event times stay exact across resampling and
     utterances. ``endpoint`` (default: the recognizer's) sets when an utterance ends;
-    ``hotwords`` are the stream's own, on top of the recognizer's (:meth:`Recognizer.create_stream`).
-    When ``punctuate`` (default: the recognizer's config) is on, events carry readable tokens from a
-    :class:`~speechlstm.punctuation.StreamingPunctuator` that keeps the session's earlier finals as context.
+    ``hotwords`` are the stream's own, on top of the recognizer's, and ``phrases`` restrict it to
+    a phrase list (:meth:`Recognizer.create_stream`); with ``alternatives`` N > 0, finals carry the
+    N best transcripts. When ``punctuate`` (default: the recognizer's config) is on, events carry
+    readable tokens from a :class:`~speechlstm.punctuation.StreamingPunctuator` that keeps the
+    session's earlier finals as context.
     """
 
     recognizer: Recognizer
     endpoint: EndpointConfig | None = None
     hotwords: Any = None
     punctuate: bool | None = None
+    phrases: Sequence[str] | None = None
+    alternatives: int = 0
     seconds: float = field(default=0.0, init=False)
     utterance: _Utterance | None = field(default=None, init=False)
     stream: Stream = field(init=False)
@@ -69,7 +73,7 @@ class LiveSession:
         if self.endpoint is not None and self.endpoint != self.recognizer.config.endpoint:
             self.recognizer = self.recognizer.with_options(endpoint=self.endpoint)
         self.endpoint = self.recognizer.config.endpoint
-        self.stream = self.recognizer.create_stream(self.hotwords)
+        self.stream = self.recognizer.create_stream(self.hotwords, self.phrases)
         if self.recognizer.config.punctuate if self.punctuate is None else self.punctuate:
             self.punctuation = StreamingPunctuator(load_punctuator())
 
@@ -132,17 +136,25 @@ class LiveSession:
         if utterance is None:
             return None
         result = self.recognizer.finish(self.stream)
+        alternatives = self.recognizer.alternatives(self.stream, self.alternatives) if self.alternatives else []
         self.recognizer.reset(self.stream)
         if not result.text:
             return None
         tokens = self.punctuation.final([w.word for w in result.words]) if self.punctuation else []
-        return self._event("final", result, utterance.offset, tokens)
+        return self._event("final", result, utterance.offset, tokens,
+                           tuple(Alternative(_shifted(a.result, utterance.offset), a.score) for a in alternatives))
 
     @staticmethod
-    def _event(kind: Literal["partial", "final"], result: Result, offset: float, tokens: list[str]) -> LiveEvent:
-        words = tuple(replace(w, start=w.start + offset, end=w.end + offset) for w in result.words)
+    def _event(kind: Literal["partial", "final"], result: Result, offset: float, tokens: list[str],
+               alternatives: tuple[Alternative, ...] = ()) -> LiveEvent:
+        words = _shifted(result, offset).words
         start, end = (words[0].start, words[-1].end) if words else (offset, offset)
-        return LiveEvent(kind, result.text, start, end, words, tuple(tokens))
+        return LiveEvent(kind, result.text, start, end, words, tuple(tokens), alternatives)
+
+
+def _shifted(result: Result, offset: float) -> Result:
+    """``result`` with its word times moved by ``offset`` seconds."""
+    return Result(result.text, tuple(replace(w, start=w.start + offset, end=w.end + offset) for w in result.words))
 
 
 def transcribe_live(recognizer: Recognizer, source: Iterable[tuple[int, np.ndarray]],

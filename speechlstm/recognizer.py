@@ -15,6 +15,7 @@ A :class:`~speechlstm.Stream` holds state only; everything that computes is here
 from __future__ import annotations
 
 import os
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,10 +26,10 @@ import numpy as np
 from .backends import BACKENDS, AcousticBackend, load_backend, resolve_backend
 from .bundle import Bundle
 from .config import MODES, DecodingConfig, EndpointConfig, StreamingConfig, field_names, hotword_boosts
-from .decode import Decoder, build_decoder
+from .decode import Decoder, build_decoder, build_grammar_decoder
 from .io.audio import AudioError, iter_blocks, resample, to_mono_float
 from .progress import reporting
-from .results import Result, Transcript
+from .results import Alternative, Result, Transcript
 from .segments import SegmentedOffline
 from .stream import Stream, StreamError
 
@@ -99,13 +100,14 @@ class Recognizer:
     """Speech to text with one model; create one and reuse it for many files and streams."""
 
     HOTWORD_DECODERS = 8
-    """Decoders built for per-stream hotwords that are kept for reuse."""
+    """Decoders built for per-stream hotwords or phrase lists that are kept for reuse."""
 
     def __init__(self, bundle: Bundle, backend: AcousticBackend, config: RecognizerConfig,
                  decoder: Decoder | None = None) -> None:
         self.bundle, self.backend, self.config = bundle, backend, config
         self.decoder = decoder or build_decoder(bundle, config.decoding, config.model, heads=backend.heads)
         self._decoders: OrderedDict[tuple, Decoder] = OrderedDict()
+        self._decoders_lock = threading.Lock()
 
     @classmethod
     def from_config(cls, config: RecognizerConfig) -> "Recognizer":
@@ -138,28 +140,36 @@ class Recognizer:
 
     # Streams ---------------------------------------------------------------------------
 
-    def create_stream(self, hotwords: Mapping[str, float] | Sequence[str | tuple[str, float]] | None = None
-                      ) -> Stream:
+    def create_stream(self, hotwords: Mapping[str, float] | Sequence[str | tuple[str, float]] | None = None,
+                      phrases: Sequence[str] | None = None) -> Stream:
         """A new stream with its own state; any number can run side by side.
 
         ``hotwords`` (phrases, (phrase, boost) pairs or a mapping) are boosted in this stream on
-        top of the configured ones; they need a beam decoder.
+        top of the configured ones; they need a beam decoder. ``phrases`` (a grammar, as vosk's
+        phrase list) restrict the stream to those phrases (:func:`~speechlstm.decode.build_grammar_decoder`);
+        hotwords do not apply then. Either decoder is built once and kept for reuse
+        (:attr:`HOTWORD_DECODERS` of them, from any thread).
         """
-        return Stream(self, self._decoder_for(hotwords), self.config.endpoint.silence_dbfs)
+        return Stream(self, self.decoder_for(hotwords, phrases), self.config.endpoint.silence_dbfs)
 
-    def _decoder_for(self, hotwords: Any) -> Decoder:
+    def decoder_for(self, hotwords: Any = None, phrases: Sequence[str] | None = None) -> Decoder:
+        """The decoder of a stream with these hotwords or phrases: cached, else built (slow: call it
+        off a latency-critical thread first, as the server does)."""
         extra = hotword_boosts(hotwords)
-        if not extra:
+        if not extra and not phrases:
             return self.decoder
         merged = {**dict(self.config.decoding.hotwords), **extra}
-        key = tuple(sorted(merged.items()))
-        decoder = self._decoders.pop(key, None)
+        key = ("phrases", tuple(sorted(set(phrases)))) if phrases else ("hotwords", tuple(sorted(merged.items())))
+        with self._decoders_lock:
+            decoder = self._decoders.pop(key, None)
         if decoder is None:
-            decoder = build_decoder(self.bundle, self.config.decoding, self.config.model, hotwords=merged,
-                                    heads=self.backend.heads)
-        self._decoders[key] = decoder
-        while len(self._decoders) > self.HOTWORD_DECODERS:
-            self._decoders.popitem(last=False)
+            decoder = (build_grammar_decoder(self.bundle, self.config.decoding, key[1]) if phrases else
+                       build_decoder(self.bundle, self.config.decoding, self.config.model, hotwords=merged,
+                                     heads=self.backend.heads))
+        with self._decoders_lock:
+            self._decoders[key] = decoder
+            while len(self._decoders) > self.HOTWORD_DECODERS:
+                self._decoders.popitem(last=False)
         return decoder
 
     def _next_chunk(self, stream: Stream) -> tuple[int, int] | None:
@@ -244,6 +254,11 @@ class Recognizer:
         last_char = result.words[-1].end if result.words else 0.0
         silence = max(stream.decoded_seconds - last_char, length - stream.last_loud)
         return silence >= (rules.trailing_silence if result.text else rules.trailing_silence_no_speech)
+
+    def alternatives(self, stream: Stream, count: int) -> list[Alternative]:
+        """The ``count`` best distinct transcripts of a finished stream (after :meth:`finish`), best first."""
+        self.finish(stream)
+        return stream.decoder.alternatives(stream.decoder_state, count)
 
     def reset(self, stream: Stream) -> None:
         """Start ``stream`` over, as a new stream with the same hotwords (after an endpoint)."""

@@ -39,6 +39,14 @@ class Result:
 
 
 @dataclass(frozen=True)
+class Alternative:
+    """One of the N best transcripts of an utterance and its search score (log domain, higher is better)."""
+
+    result: Result
+    score: float
+
+
+@dataclass(frozen=True)
 class Transcript:
     """The result for one file or array, with its duration in seconds."""
 
@@ -66,7 +74,8 @@ class LiveEvent:
     """A ``partial`` (text so far, may still change) or ``final`` (utterance done) result.
 
     ``start``/``end`` span the words and, like the word times, count seconds of audio from
-    the start of the session.
+    the start of the session. A final may carry the N best ``alternatives`` (best first), when
+    the session asks for them.
     """
 
     kind: Literal["partial", "final"]
@@ -75,6 +84,7 @@ class LiveEvent:
     end: float
     words: tuple[Word, ...] = ()
     tokens: tuple[str, ...] = ()
+    alternatives: tuple[Alternative, ...] = ()
 
     @property
     def readable(self) -> str:

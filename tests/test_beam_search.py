@@ -324,3 +324,30 @@ def test_lexicon_decoder_needs_an_lm(tiny_bundle: Path) -> None:
     from speechlstm.decode import build_decoder
     with pytest.raises(ValueError, match="needs a language model"):
         build_decoder(load_bundle(tiny_bundle), DecodingConfig(decoder="lexicon", lm=None), tiny_bundle)
+
+
+def test_prefix_and_greedy_alternatives_are_the_n_best_distinct_texts() -> None:
+    log_probs = ambiguous("cat", "cot", p_a=0.4)
+    decoder = BeamSearchDecoder(FRAME, beam_size=8)
+    state = decoder.new_state()
+    decoder.advance(state, log_probs)
+    best = decoder.result(state, final=True)
+    alternatives = decoder.alternatives(state, 3)
+    assert [a.result.text for a in alternatives[:2]] == [best.text, "the cat sat"]
+    assert len({a.result.text for a in alternatives}) == len(alternatives) <= 3
+    assert [a.score for a in alternatives] == sorted((a.score for a in alternatives), reverse=True)
+    greedy = GreedyDecoder(FRAME)
+    state = greedy.new_state()
+    greedy.advance(state, log_probs)
+    assert [a.result for a in greedy.alternatives(state, 3)] == [greedy.result(state, final=True)]
+
+
+@needs_flashlight
+def test_lexicon_alternatives_are_the_n_best_distinct_texts(lm_path: Path) -> None:
+    decoder = lexicon(lm_path, alpha=0.2)
+    state = decoder.new_state()
+    decoder.advance(state, ambiguous("cat", "cot", p_a=0.5))
+    best = decoder.result(state, final=True)
+    alternatives = decoder.alternatives(state, 2)
+    assert [a.result.text for a in alternatives] == [best.text, *({"the cat sat", "the cot sat"} - {best.text})]
+    assert alternatives[0].score >= alternatives[1].score

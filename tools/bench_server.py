@@ -1,22 +1,36 @@
 #!/usr/bin/env python3
-"""How many concurrent real-time streams ``speechlstm serve`` sustains on 1 and 2 cores.
+"""How many concurrent real-time streams ``speechlstm serve`` sustains, measured open loop.
 
-For each core count, a server is started on those cores (``taskset``; ``--workers`` = cores)
-and N clients speak the Vosk protocol at real-time pace: ``--seconds`` of the samples/ clips
-each, in 100 ms messages, every client starting at a random offset within the first
-message. Latency is the time from sending an audio message to receiving its answer (the
-partial or final that includes it). N is *sustained* when the p95 latency stays under
-``--max-p95`` and no client falls more than 10 % behind real time. N doubles from 1 until it
-is not sustained, then the last gap is bisected; the first row is one stream alone. Each row
-also gives the server's CPU time per second of audio it took in (all threads, from
-/proc): its reciprocal, the streams one fully available core would carry, holds up on a
-shared machine where the latency figures measure the competition for the cores too.
+For each worker count, a server is started with ``--workers`` W pinned to W cores
+(``taskset``) and N clients speak the Vosk protocol as a live source would: each sends 100 ms
+messages at real-time pace whatever the server does (a separate task reads the answers), so
+queueing anywhere shows as lag instead of slowing the clients down. Clients connect spread
+over the first ``--ramp`` seconds, so the server's admission control (``--max-lag``, close
+1013) can refuse the late ones when it is behind; refused clients are counted, not retried.
 
-    python tools/bench_server.py                          # shipped model, 1 and 2 cores
-    python tools/bench_server.py --cores 1 --seconds 10 --decoder greedy --json server.json
+Figures per run, over all admitted clients:
 
-The clients run in this process on all cores, beside the server: on a 2-core machine they
-take some of the server's CPU, so the figures are a lower bound.
+* **word lag**: for each word of each final that a partial showed first, the time from its end
+  in the audio (as sent) to the first partial with that many words in the utterance: p50 and
+  p95. It includes the model's right context and the 100 ms messages. The words first shown by
+  their final (mostly an utterance's last, which the lexicon decoder shows once the next word
+  starts) are counted apart: their wait is the final's.
+* **final lag**: from the end of an utterance's last word to its final: p50 and p95; at least
+  the endpoint's trailing silence (0.8 s by default).
+* **behind**: how long after its last audio message a client got the final for eof (max).
+* **server CPU per audio second**: all worker processes' CPU time over the audio admitted; its
+  reciprocal is the streams one core would carry with nothing else running, a figure that holds
+  up on a shared machine where the lags measure the competition for the cores too.
+
+N is *sustained* when no client was refused and the p95 word lag is under ``--max-p95``.
+N doubles from ``--start`` until it is not sustained, then the last gap is bisected (or
+``--streams`` names the N to run). The
+clients run in this process, beside the server: on a shared machine they and everything
+else take some of its CPU, so the figures are a lower bound.
+
+    python tools/bench_server.py                               # shipped model, 1 and 2 workers
+    python tools/bench_server.py --workers 1 2 --streams 4 8     # the same loads on 1 and 2 workers
+    python tools/bench_server.py --workers 1 --seconds 20 --json server.json -- --decoder greedy
 """
 from __future__ import annotations
 
@@ -31,6 +45,7 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Callable
 
 import numpy as np
 
@@ -48,52 +63,87 @@ def audio(seconds: float) -> bytes:
     return (np.clip(joined, -1, 1) * 32767).astype("<i2").tobytes()
 
 
-async def client(url: str, pcm: bytes, delay: float) -> tuple[list[float], float]:
-    """One real-time caller: latencies of its messages and how far behind real time it ended (s)."""
+async def client(url: str, pcm: bytes, delay: float) -> dict | None:
+    """One live caller; its word lags, final lags and how far behind its eof final came (None: refused)."""
     from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
 
     await asyncio.sleep(delay)
-    latencies = []
-    async with connect(url) as ws:
+    replies: list[tuple[float, dict]] = []
+    async with connect(url, max_size=None) as ws:
         await ws.send(json.dumps({"config": {"sample_rate": RATE}}))
+
+        async def receive() -> None:
+            try:
+                async for message in ws:
+                    replies.append((time.monotonic(), json.loads(message)))
+            except ConnectionClosed:
+                pass
+        receiver = asyncio.create_task(receive())
         started = time.monotonic()
-        for index, offset in enumerate(range(0, len(pcm), BLOCK * 2)):
-            due = started + index * 0.1
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
-            sent = time.monotonic()
-            await ws.send(pcm[offset:offset + BLOCK * 2])
-            await ws.recv()
-            latencies.append(time.monotonic() - sent)
-        behind = time.monotonic() - due  # how late the last answer came after its audio was due
-        await ws.send('{"eof" : 1}')
-        await ws.recv()
-    return latencies, behind
+        try:
+            for index, offset in enumerate(range(0, len(pcm), BLOCK * 2)):
+                await asyncio.sleep(max(0.0, started + (index + 1) * 0.1 - time.monotonic()))
+                await ws.send(pcm[offset:offset + BLOCK * 2])
+            last_sent = time.monotonic()
+            await ws.send('{"eof" : 1}')
+        except ConnectionClosed:
+            pass
+        await receiver
+        if ws.close_code == 1013:
+            return None
+    return {**lags(replies, started), "behind": replies[-1][0] - last_sent if replies else float("inf")}
+
+
+def lags(replies: list[tuple[float, dict]], started: float) -> dict:
+    """Word and final lags from the answers (arrival time, message) of a client that started at ``started``."""
+    words, finals = [], []
+    shown: list[float] = []  # when the k-th word of the current utterance was first shown
+    for arrived, reply in replies:
+        if "partial" in reply:
+            count = len(reply["partial"].split())
+            shown += [arrived] * max(0, count - len(shown))
+            continue
+        result = reply.get("result", [])
+        for k, word in enumerate(result):
+            words.append(shown[k] - (started + word["end"]) if k < len(shown) else None)
+        if result:
+            finals.append(arrived - (started + result[-1]["end"]))
+        shown = []
+    return {"words": words, "finals": finals}
 
 
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of process ``pid``, all its threads (Linux /proc)."""
+    """User plus system CPU time of process ``pid`` and of its child processes (the other workers), Linux /proc."""
+    children = open(f"/proc/{pid}/task/{pid}/children").read().split()
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") + sum(cpu_seconds(int(c)) for c in children)
 
 
-async def load(url: str, streams: int, pcm: bytes, pid: int) -> dict:
-    cpu = cpu_seconds(pid)
-    results = await asyncio.gather(*(client(url, pcm, random.uniform(0, 0.1)) for _ in range(streams)))
-    cpu = cpu_seconds(pid) - cpu
-    latencies = sorted(x for result, _ in results for x in result)
-    audio_seconds = streams * len(pcm) / 2 / RATE
-    return {"streams": streams, "p50_ms": round(1000 * statistics.median(latencies), 1),
-            "p95_ms": round(1000 * latencies[int(0.95 * (len(latencies) - 1))], 1),
-            "max_behind_s": round(max(behind for _, behind in results), 2),
-            "cpu_per_audio_s": round(cpu / audio_seconds, 4)}
+def percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[int(q * (len(values) - 1))] if values else float("nan")
 
 
-def start_server(cores: int, options: list[str]) -> tuple[subprocess.Popen, str]:
+async def load(url: str, streams: int, pcm: bytes, ramp: float) -> dict:
+    results = await asyncio.gather(*(client(url, pcm, random.uniform(0, ramp)) for _ in range(streams)))
+    admitted = [result for result in results if result is not None]
+    every = [x for result in admitted for x in result["words"]]
+    words = [x for x in every if x is not None]
+    finals = [x for result in admitted for x in result["finals"]]
+    return {"streams": streams, "refused": streams - len(admitted),
+            "final_only_words": f"{(len(every) - len(words)) / max(len(every), 1):.0%}",
+            "word_p50_s": round(statistics.median(words), 3) if words else None,
+            "word_p95_s": round(percentile(words, 0.95), 3), "final_p50_s": round(percentile(finals, 0.5), 3),
+            "final_p95_s": round(percentile(finals, 0.95), 3),
+            "behind_max_s": round(max((r["behind"] for r in admitted), default=float("nan")), 2)}
+
+
+def start_server(workers: int, options: list[str]) -> tuple[subprocess.Popen, str]:
     command = [sys.executable, "-m", "speechlstm", "serve", "--port", "0", "--max-streams", "1000",
-               "--workers", str(cores), *options]
-    pinned = ["taskset", "-c", ",".join(str(core) for core in range(cores)), *command]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    server = subprocess.Popen(pinned, stderr=subprocess.PIPE, text=True, env=env)
+               "--workers", str(workers), *options]
+    pinned = ["taskset", "-c", ",".join(str(core) for core in range(workers)), *command]
+    server = subprocess.Popen(pinned, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     line = server.stderr.readline()
     match = re.search(r"http://\S+", line)
     if not match:
@@ -102,58 +152,75 @@ def start_server(cores: int, options: list[str]) -> tuple[subprocess.Popen, str]
     return server, match.group(0).replace("http://", "ws://")
 
 
-def measure(cores: int, args: argparse.Namespace, pcm: bytes) -> list[dict]:
-    """Rows for 1 stream, then doubling N until not sustained, then bisecting the gap."""
-    server, url = start_server(cores, args.server_options)
+def measure(workers: int, args: argparse.Namespace, pcm: bytes) -> list[dict]:
+    """Rows for ``--streams``, else for the search of :func:`search`."""
+    server, url = start_server(workers, args.server_options)
     rows = []
 
     def run(streams: int) -> bool:
-        row = {"cores": cores, **asyncio.run(load(url, streams, pcm, server.pid))}
-        row["sustained"] = row["p95_ms"] <= args.max_p95 and row["max_behind_s"] <= 0.1 * args.seconds
+        cpu = cpu_seconds(server.pid)
+        row = {"workers": workers, **asyncio.run(load(url, streams, pcm, args.ramp))}
+        audio_seconds = (streams - row["refused"]) * len(pcm) / 2 / RATE
+        row["cpu_per_audio_s"] = round((cpu_seconds(server.pid) - cpu) / max(audio_seconds, 1e-9), 4)
+        row["sustained"] = row["refused"] == 0 and row["word_p95_s"] <= args.max_p95
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
+        time.sleep(3)  # the lag of this run leaves the server's window
         return row["sustained"]
 
     try:
-        good, bad = 1, None
-        run(1)
-        streams = args.start
-        while bad is None and streams <= args.limit:
-            if run(streams):
-                good, streams = streams, streams * 2
-            else:
-                bad = streams
-        while bad is not None and bad - good > max(1, good // 8):
-            middle = (good + bad) // 2
-            good, bad = (middle, bad) if run(middle) else (good, middle)
+        if args.streams:
+            for streams in args.streams:
+                run(streams)
+        else:
+            search(run, args.start, args.limit)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(60)
     return rows
 
 
+def search(run: Callable[[int], bool], start: int, limit: int) -> None:
+    """N doubles from ``start`` while ``run(N)`` is sustained, then the last gap is bisected."""
+    good, bad, streams = 0, None, start
+    while bad is None and streams <= limit:
+        if run(streams):
+            good, streams = streams, streams * 2
+        else:
+            bad = streams
+    while bad is not None and bad - good > max(1, good // 8):
+        middle = (good + bad) // 2
+        good, bad = (middle, bad) if run(middle) else (good, middle)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cores", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--seconds", type=float, default=15.0, help="audio per stream (default: 15)")
-    parser.add_argument("--max-p95", type=float, default=500.0, metavar="MS",
-                        help="p95 latency under which N counts as sustained (default: 500)")
-    parser.add_argument("--start", type=int, default=8, help="the first N after one stream (default: 8)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts (= cores) to measure")
+    parser.add_argument("--seconds", type=float, default=20.0, help="audio per stream (default: 20)")
+    parser.add_argument("--ramp", type=float, default=5.0, help="clients connect over this many seconds (default: 5)")
+    parser.add_argument("--max-p95", type=float, default=1.0, metavar="S",
+                        help="p95 word lag under which N counts as sustained (default: 1)")
+    parser.add_argument("--start", type=int, default=4, help="the first N (default: 4)")
     parser.add_argument("--limit", type=int, default=512, help="the largest N tried (default: 512)")
+    parser.add_argument("--streams", type=int, nargs="+", help="run exactly these N (no search)")
     parser.add_argument("--json", help="also write the rows and the machine here")
-    args, args.server_options = parser.parse_known_args()  # the rest goes to speechlstm serve
+    parser.add_argument("server_options", nargs="*", help="after --: options for speechlstm serve")
+    args = parser.parse_args()
     pcm = audio(args.seconds)
     report = {"machine": machine(("numpy", "onnxruntime", "aiohttp", "websockets")),
-              "server_options": args.server_options, "seconds": args.seconds,
-              "rows": [row for cores in args.cores for row in measure(cores, args, pcm)]}
-    print("| cores | streams | p50 ms | p95 ms | max behind s | sustained | server CPU s per audio s |\n"
-          "|---:|---:|---:|---:|---:|---|---:|")
+              "server_options": args.server_options, "seconds": args.seconds, "ramp": args.ramp,
+              "rows": [row for workers in args.workers for row in measure(workers, args, pcm)]}
+    print("| workers (cores) | streams | refused | word lag p50 / p95 s | words shown first by a final | "
+          "final lag p50 / p95 s | max behind s | sustained | server CPU s per audio s |\n"
+          "|---:|---:|---:|---:|---:|---:|---:|---|---:|")
     for row in report["rows"]:
-        print(f"| {row['cores']} | {row['streams']} | {row['p50_ms']} | {row['p95_ms']} | {row['max_behind_s']} | "
+        print(f"| {row['workers']} | {row['streams']} | {row['refused']} | {row['word_p50_s']} / {row['word_p95_s']} | "
+              f"{row['final_only_words']} | "
+              f"{row['final_p50_s']} / {row['final_p95_s']} | {row['behind_max_s']} | "
               f"{'yes' if row['sustained'] else 'no'} | {row['cpu_per_audio_s']} |")
-    for cores in args.cores:
-        sustained = [row["streams"] for row in report["rows"] if row["cores"] == cores and row["sustained"]]
-        print(f"{cores} core(s): {max(sustained, default=0)} real-time streams sustained")
+    for workers in args.workers:
+        sustained = [row["streams"] for row in report["rows"] if row["workers"] == workers and row["sustained"]]
+        print(f"{workers} worker(s): {max(sustained, default=0)} real-time streams sustained")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as file:
             json.dump(report, file, indent=2)

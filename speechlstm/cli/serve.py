@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
-import sys
 
 from .common import (EXIT_USAGE, CliError, add_endpoint_options, add_model_options, add_raw_option, endpoint_config,
                      positive, positive_int, recognizer_from_args, to_stderr)
@@ -18,30 +16,40 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     """Register the ``serve`` subcommand."""
     parser = commands.add_parser(
         "serve", help="serve streaming recognition over WebSocket (the Vosk protocol) and a browser page",
-        description="A WebSocket server that speaks the Vosk protocol on / and /ws, so vosk-server clients work "
-                    "as they are: an optional {\"config\": {\"sample_rate\": R}}, binary 16-bit mono PCM "
-                    "messages each answered with {\"partial\"} or, at an endpoint, {\"text\", \"result\"}, then "
-                    "{\"eof\" : 1}. A browser opening / gets a page with microphone capture and file upload; "
-                    "GET /healthz reports the streams in use; POST /transcribe takes an audio file and returns "
-                    "the JSON of `transcribe --format json`. SIGTERM (or Ctrl-C) stops accepting, sends every "
-                    "stream its final and exits 0.",
-        epilog="examples:\n  speechlstm serve\n  speechlstm serve --host 0.0.0.0 --port 2700 --max-streams 40 "
-               "--workers 2\n  SPEECHLSTM_TOKEN=secret speechlstm serve --decoder greedy",
+        description="A WebSocket server that speaks the Vosk protocol on any path that is not an HTTP route, so "
+                    "vosk-server clients work as they are: an optional {\"config\": {\"sample_rate\": R, ...}}, "
+                    "binary 16-bit mono PCM messages (a WAV header at the start is skipped) each answered with "
+                    "{\"partial\"} or, at an endpoint, {\"text\", \"result\"}, then {\"eof\" : 1}. Config keys: "
+                    "sample_rate, words, max_alternatives, phrase_list, model (as vosk-server) and hotwords. A browser "
+                    "opening / gets a page with microphone capture and file upload; GET /healthz reports the streams "
+                    "in use and the decoding lag; POST /transcribe takes an audio file and returns the JSON of "
+                    "`transcribe --format json`. New streams are refused (close 1013) when all --max-streams are in "
+                    "use or decoding lags more than --max-lag behind the audio. SIGTERM (or Ctrl-C) stops "
+                    "accepting, sends every stream its final and exits 0.",
+        epilog="examples:\n  speechlstm serve\n  speechlstm serve --host 0.0.0.0 --port 2700 --max-streams 80 "
+               "--workers 2\n  speechlstm serve --sample-rate 16000\n  SPEECHLSTM_TOKEN=secret speechlstm serve "
+               "--decoder greedy",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     group = parser.add_argument_group("server")
     group.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     group.add_argument("--port", type=int, default=2700, help="TCP port (default: 2700, vosk-server's; 0: any free)")
     group.add_argument("--max-streams", type=positive_int, default=20, metavar="N",
-                       help="concurrent WebSocket streams; one more is refused at once with close code 1013 "
-                            "(default: 20)")
+                       help="concurrent WebSocket streams, all workers together; one more is refused at once with "
+                            "close code 1013 (default: 20)")
     group.add_argument("--workers", type=positive_int, default=1, metavar="N",
-                       help="decoding threads, each batching the ready chunks of its streams; about one per core "
-                            "to give the server (default: 1)")
+                       help="server processes behind the one port, each decoding its own streams on its own core: "
+                            "about one per core to give the server (default: 1)")
+    group.add_argument("--sample-rate", type=positive_int, metavar="HZ",
+                       help="the rate of audio sent without a config message or WAV header (default: 8000, as "
+                            "vosk-server)")
+    group.add_argument("--max-lag", type=positive(float), default=1.0, metavar="S",
+                       help="refuse new streams (close 1013) while decoding is more than this many seconds behind "
+                            "the audio (default: 1)")
     group.add_argument("--token", default=os.environ.get(TOKEN_VARIABLE) or None,
                        help=f"require 'Authorization: Bearer TOKEN' or ?token=TOKEN on the WebSocket and POST "
                             f"/transcribe (default: ${TOKEN_VARIABLE}, else none)")
     group.add_argument("--idle-timeout", type=positive(float), default=30.0, metavar="S",
-                       help="close a connection silent for this long, after its final (default: 30)")
+                       help="close a connection that sent no audio for this long, after its final (default: 30)")
     add_endpoint_options(parser)
     add_raw_option(parser)
     add_model_options(parser)
@@ -51,26 +59,31 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Load the model, serve until SIGTERM or Ctrl-C, exit 0."""
     try:
-        from ..server import ServerConfig, serve
+        from ..server import ServerConfig, log_to_stderr, serve, serve_processes
+        from ..server.vosk import RATES
     except ImportError as error:
         raise CliError(f"the server needs aiohttp ({error}): pip install 'speechlstm[server]'", EXIT_USAGE) from None
     if not 0 <= args.port <= 65535:
         raise CliError(f"--port must be 0 to 65535, got {args.port}", EXIT_USAGE)
+    if args.sample_rate is not None and not RATES[0] <= args.sample_rate <= RATES[1]:
+        raise CliError(f"--sample-rate must be {RATES[0]} to {RATES[1]}, got {args.sample_rate}", EXIT_USAGE)
     recognizer = recognizer_from_args(args, mode="streaming", endpoint=endpoint_config(args))
     config = ServerConfig(host=args.host, port=args.port, max_streams=args.max_streams, token=args.token,
-                          workers=args.workers, idle_timeout=args.idle_timeout)
-    log = logging.getLogger("speechlstm.server")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("speechlstm: %(message)s"))
-    log.addHandler(handler)
+                          idle_timeout=args.idle_timeout, max_lag=args.max_lag,
+                          **({"sample_rate": args.sample_rate} if args.sample_rate else {}))
+    log_to_stderr()
 
     def ready(url: str) -> None:
-        to_stderr(f"speechlstm: serving {recognizer.config.backend} on {url} (WebSocket on / and /ws, "
-                  f"{args.max_streams} streams, {args.workers} worker{'s' * (args.workers > 1)}"
-                  f"{', token required' if args.token else ''}); SIGTERM or Ctrl-C stops")
+        to_stderr(f"speechlstm: serving {recognizer.config.backend} on {url} (WebSocket on any other path than "
+                  f"/healthz, /transcribe and /static; {args.max_streams} streams, {args.workers} "
+                  f"worker{'s' * (args.workers > 1)}{', token required' if args.token else ''}); "
+                  f"SIGTERM or Ctrl-C stops")
 
     try:
-        asyncio.run(serve(recognizer, config, ready))
+        if args.workers > 1:
+            serve_processes(recognizer, config, args.workers, ready)
+        else:
+            asyncio.run(serve(recognizer, config, ready))
     except OSError as error:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}", EXIT_USAGE) from None
     to_stderr("speechlstm: stopped")

@@ -5,6 +5,7 @@ flashlight-text's lexicon beam search over characters or phones (:mod:`.flashlig
 :func:`decoder_head` says which model output it reads."""
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
@@ -15,7 +16,7 @@ from .base import Decoder, decode_matrix
 if TYPE_CHECKING:
     from ..bundle import Bundle
 
-__all__ = ["Decoder", "beam_decoder_kind", "build_decoder", "decode_matrix", "decoder_head"]
+__all__ = ["Decoder", "beam_decoder_kind", "build_decoder", "build_grammar_decoder", "decode_matrix", "decoder_head"]
 
 
 def beam_decoder_kind(decoding: DecodingConfig) -> str:
@@ -85,3 +86,31 @@ def build_decoder(bundle: Bundle, decoding: DecodingConfig, model: str | Path | 
     from .lm import load_lm
     return BeamSearchDecoder(bundle.frame_shift, bundle.vocabulary, lm=load_lm(path) if path else None, alpha=alpha,
                              beta=beta, beam_size=beam_size, hotwords=hotwords)
+
+
+UNKNOWN_PHRASE = "[unk]"
+"""What a vosk grammar lists to allow other words; accepted, not modelled (no garbage model here)."""
+
+
+def build_grammar_decoder(bundle: Bundle, decoding: DecodingConfig, phrases: Sequence[str]) -> Decoder:
+    """A decoder that outputs only ``phrases`` (a vosk grammar): flashlight's lexicon decoder over
+    the characters of their words, with a bigram LM estimated on the phrases themselves."""
+    from ..text import normalize_text
+    from .flashlight import AVAILABLE, LexiconBeamDecoder
+    from .hotwords import check_hotwords
+    from .lm_builder import ArpaBuilder
+    if not AVAILABLE:
+        raise ValueError("a phrase list needs flashlight-text (pip install 'speechlstm[flashlight]')")
+    wanted = [phrase for phrase in phrases if phrase.strip().lower() != UNKNOWN_PHRASE]
+    check_hotwords(wanted, bundle.vocabulary)
+    texts = sorted({normalize_text(phrase) for phrase in wanted} - {""})
+    if not texts:
+        raise ValueError("the phrase list has no phrase to decode")
+    builder = ArpaBuilder(sorted({word for text in texts for word in text.split()}), order=2)
+    builder.add(texts)
+    beam_size, alpha, beta = decoding.beam_settings("lexicon")
+    with tempfile.NamedTemporaryFile("w", suffix=".arpa", encoding="utf-8") as arpa:
+        builder.write_arpa(builder.estimate(), arpa)
+        arpa.flush()
+        return LexiconBeamDecoder(bundle.frame_shift, bundle.vocabulary, lm=arpa.name, alpha=alpha, beta=beta,
+                                  beam_size=beam_size, cache_lm=False)

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..results import Result
+from ..results import Alternative, Result
 
 
 class Decoder(Protocol):
@@ -26,6 +26,9 @@ class Decoder(Protocol):
 
     def result(self, state: Any, final: bool = False) -> Result:
         """The best transcript so far; ``final`` marks the end of the utterance."""
+
+    def alternatives(self, state: Any, count: int) -> list[Alternative]:
+        """The ``count`` best distinct transcripts, best first, after ``result(state, final=True)``."""
 
 
 def decode_matrix(decoder: Decoder, log_probs: np.ndarray) -> Result:

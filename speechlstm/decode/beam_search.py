@@ -31,7 +31,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..config import BEAM_DEFAULTS
-from ..results import Result, Word
+from ..results import Alternative, Result, Word
 from ..text import VOCABULARY
 from .hotwords import Hotwords, _HotNode, check_hotwords
 from .lm import ArpaLM, LMState
@@ -291,11 +291,25 @@ class BeamSearchDecoder:
             words = words[1]
         return tuple(reversed(out))
 
+    def _final_score(self, state: BeamState, beam: tuple[_Prefix, float, float]) -> float:
+        return _logaddexp(beam[1], beam[2]) + self._final_bonus(state, beam[0])
+
     def result(self, state: BeamState, final: bool = False) -> Result:
         if final:
-            best = max(state.beams,
-                       key=lambda b: _logaddexp(b[1], b[2]) + self._final_bonus(state, b[0]))[0]
+            best = max(state.beams, key=lambda b: self._final_score(state, b))[0]
         else:
             best = state.beams[0][0]
-        words = self._words(best)
+        return self._result(best)
+
+    def _result(self, prefix: _Prefix) -> Result:
+        words = self._words(prefix)
         return Result(" ".join(w.word for w in words), words)
+
+    def alternatives(self, state: BeamState, count: int) -> list[Alternative]:
+        """The ``count`` best distinct transcripts of a finished utterance, best first."""
+        best: dict[str, Alternative] = {}
+        for score, prefix in sorted(((self._final_score(state, b), b[0]) for b in state.beams),
+                                    key=lambda pair: -pair[0]):
+            result = self._result(prefix)
+            best.setdefault(result.text, Alternative(result, score))
+        return list(best.values())[:count]

@@ -54,7 +54,7 @@ import numpy as np
 from ..config import BEAM_DEFAULTS
 from ..g2p import pronounce
 from ..phones import WORD_BOUNDARY, read_pronunciations
-from ..results import Result, Word
+from ..results import Alternative, Result, Word
 from ..text import VOCABULARY, normalize_text
 from .hotwords import check_hotwords
 from .lm import BOS, EOS, UNK, _open
@@ -211,9 +211,10 @@ def _load_model(path: Path, modified: float, vocabulary: tuple[str, ...], lexico
 
 
 def load_model(path: str | Path, vocabulary: Sequence[str] = VOCABULARY,
-               lexicon: str | Path | None = None) -> _Model:
+               lexicon: str | Path | None = None, cache: bool = True) -> _Model:
     """KenLM and the lexicon of ``path``, read once per process while the files are unchanged:
-    words spelled with ``vocabulary``'s characters, or (phones) with ``lexicon``'s pronunciations."""
+    words spelled with ``vocabulary``'s characters, or (phones) with ``lexicon``'s pronunciations.
+    ``cache=False`` reads a one-off model (a phrase list's) without evicting the cached ones."""
     path = Path(path).resolve()
     lexicon = Path(lexicon).resolve() if lexicon is not None else None
     try:
@@ -221,7 +222,8 @@ def load_model(path: str | Path, vocabulary: Sequence[str] = VOCABULARY,
         lexicon_modified = lexicon.stat().st_mtime if lexicon is not None else 0.0
     except OSError as error:
         raise FlashlightError(f"{error.filename}: {error.strerror}") from None
-    return _load_model(path, modified, tuple(vocabulary), lexicon, lexicon_modified)
+    load = _load_model if cache else _load_model.__wrapped__
+    return load(path, modified, tuple(vocabulary), lexicon, lexicon_modified)
 
 
 class _BoostedLM(LM):
@@ -276,7 +278,7 @@ class LexiconBeamDecoder:
     units of :class:`~speechlstm.decode.beam_search.BeamSearchDecoder` (natural-log LM weight,
     score per word); ``hotwords`` maps words or phrases to a boost. ``beam_threshold`` drops
     hypotheses that far below the best; ``beam_size_token`` limits the tokens tried per frame
-    (None: all).
+    (None: all). ``cache_lm=False`` reads a one-off LM (:func:`load_model`).
     """
 
     VARIANTS = 4
@@ -287,7 +289,7 @@ class LexiconBeamDecoder:
                  beta: float = BEAM_DEFAULTS["lexicon"][2], beam_size: int = BEAM_DEFAULTS["lexicon"][0],
                  hotwords: Mapping[str, float] | None = None, lexicon: str | Path | None = None,
                  beam_size_token: int | None = None, beam_threshold: float = 25.0,
-                 commit_frames: int = 600, keep_frames: int = 300) -> None:
+                 commit_frames: int = 600, keep_frames: int = 300, cache_lm: bool = True) -> None:
         if lm is None:
             raise ValueError("the lexicon decoder needs a language model (its vocabulary is the lexicon)")
         if commit_frames <= keep_frames + 100:
@@ -300,7 +302,7 @@ class LexiconBeamDecoder:
         self.separator = separator_of(self.vocabulary)
         self.commit_frames, self.keep_frames = commit_frames, keep_frames
         check_hotwords(list(hotwords or {}), VOCABULARY)
-        model = load_model(lm, self.vocabulary, lexicon if self.head == "phones" else None)
+        model = load_model(lm, self.vocabulary, lexicon if self.head == "phones" else None, cache=cache_lm)
         self.model = model
         lm_weight = alpha * LN10
         self.options = LexiconDecoderOptions(
@@ -453,14 +455,27 @@ class LexiconBeamDecoder:
             self._step(state, closing)
             state.decoder.decode_end()
         hypotheses = state.decoder.get_all_final_hypothesis()
-        words, pending = list(state.words), list(state.pending)
-        if hypotheses:
-            best = max(hypotheses, key=lambda h: h.score)
-            self._walk(state, best.tokens[1:], best.words[1:], words, pending)
-        texts = self._unfinished(pending)
-        if texts:
-            self._close(words, pending, texts)
-        result = Result(" ".join(w.word for w in words), tuple(words))
+        result = self._hypothesis(state, max(hypotheses, key=lambda h: h.score) if hypotheses else None)
         if final:
             state.final = result
         return result
+
+    def _hypothesis(self, state: LexiconState, hypothesis: object | None) -> Result:
+        """The committed words followed by those of ``hypothesis`` (the buffered frames' path)."""
+        words, pending = list(state.words), list(state.pending)
+        if hypothesis is not None:
+            self._walk(state, hypothesis.tokens[1:], hypothesis.words[1:], words, pending)
+        texts = self._unfinished(pending)
+        if texts:
+            self._close(words, pending, texts)
+        return Result(" ".join(w.word for w in words), tuple(words))
+
+    def alternatives(self, state: LexiconState, count: int) -> list[Alternative]:
+        """The ``count`` best distinct transcripts of a finished utterance (after ``result(final=True)``)."""
+        best: dict[str, Alternative] = {}
+        for hypothesis in sorted(state.decoder.get_all_final_hypothesis(), key=lambda h: -h.score):
+            result = self._hypothesis(state, hypothesis)
+            best.setdefault(result.text, Alternative(result, hypothesis.score))
+            if len(best) == count:
+                break
+        return list(best.values()) or [Alternative(self.result(state, final=True), 0.0)]

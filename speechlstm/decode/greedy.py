@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..results import Result, Word
+from ..results import Alternative, Result, Word
 from ..text import VOCABULARY
 
 
@@ -85,6 +85,10 @@ class GreedyDecoder:
                 state.words.extend(pending.words)
             words.extend(pending.words)
         return Result(" ".join(w.word for w in words), tuple(words))
+
+    def alternatives(self, state: GreedyState, count: int) -> list[Alternative]:
+        """Greedy search has one transcript (after ``result(final=True)``)."""
+        return [Alternative(self.result(state), 0.0)]
 
 
 class LogProbRecorder:

@@ -3,8 +3,10 @@
 * :mod:`.vosk`: the protocol's messages, checks and close codes.
 * :mod:`.workers`: decoding threads that batch the ready chunks of all streams.
 * :mod:`.app`: the aiohttp routes (WebSocket, page, health, uploads) and :func:`serve`.
+* :mod:`.processes`: one server process per worker behind one port (:func:`serve_processes`).
 * ``static/``: the browser page (microphone through an AudioWorklet, file upload).
 """
-from .app import ServerConfig, SpeechServer, serve
+from .app import ServerConfig, Slots, SpeechServer, log_to_stderr, serve
+from .processes import serve_processes
 
-__all__ = ["ServerConfig", "SpeechServer", "serve"]
+__all__ = ["ServerConfig", "Slots", "SpeechServer", "log_to_stderr", "serve", "serve_processes"]

@@ -1,11 +1,18 @@
-"""The aiohttp application: the Vosk WebSocket on ``/`` and ``/ws``, the page, health and uploads.
+"""The aiohttp application: the Vosk WebSocket on any path that is not an HTTP route, the page,
+health and uploads.
 
 The event loop only moves messages: decoding runs on :class:`~.workers.DecodePool` threads,
-file uploads on a thread of their own. Every connection holds one of ``max_streams`` slots
-from its upgrade to its close; one more is refused at once (close 1013), before any model
-work, so the streams already running do not notice it. A connection that breaks a rule gets
-the close code and reason of :class:`~.vosk.ProtocolError`; whatever goes wrong inside one
-connection closes that connection (1011), never the server.
+file uploads on a thread of their own. A connection reads its messages as they come and hands
+their audio to its decoding thread at once; the answers go out in order as they are ready, at
+most ``max_in_flight`` of them pending (then reading waits, and TCP slows the client). Every
+connection holds one of ``max_streams`` slots (:class:`Slots`, shared by the worker processes
+of :mod:`.processes`) from its upgrade to its close; one more is refused at once (close 1013),
+before any model work, and so is any new one while decoding lags more than ``max_lag``
+seconds behind the audio, so the streams already running stay on time. A connection that
+breaks a rule gets the close code and reason of :class:`~.vosk.ProtocolError`; whatever goes
+wrong inside one connection closes that connection (1011), never the server. A connection
+is closed after ``idle_timeout`` seconds without audio (pings do not count), and a TCP
+connection that has not sent a whole HTTP request within ``request_timeout`` seconds is dropped.
 """
 from __future__ import annotations
 
@@ -13,12 +20,16 @@ import asyncio
 import hmac
 import json
 import logging
+import os
 import signal
+import socket
+import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from aiohttp import WSMsgType, web
 
@@ -27,12 +38,22 @@ from ..io.audio import AudioError
 from ..recognizer import Recognizer
 from ..results import Transcript
 from . import vosk
-from .vosk import GOING_AWAY, INTERNAL, INVALID_DATA, NORMAL, TRY_AGAIN_LATER, ProtocolError, StreamConfig
+from .vosk import GOING_AWAY, INTERNAL, NORMAL, TRY_AGAIN_LATER, UNSUPPORTED_DATA, ProtocolError, StreamConfig
 from .workers import Channel, DecodePool
 
 log = logging.getLogger("speechlstm.server")
 
 STATIC = Path(__file__).resolve().parent / "static"
+
+DRAIN_SECONDS = 10.0
+"""At shutdown, how long the open streams' finals may take to go out."""
+
+
+def log_to_stderr() -> None:
+    """The server's log lines (a connection's failure) on stderr, as ``speechlstm: ...``."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("speechlstm: %(message)s"))
+    log.addHandler(handler)
 
 
 @dataclass(frozen=True)
@@ -44,8 +65,17 @@ class ServerConfig:
     max_streams: int = 20
     token: str | None = None
     workers: int = 1
+    """Decoding threads in this process (:mod:`.processes` runs one process per worker instead)."""
+    sample_rate: int = vosk.DEFAULT_RATE
+    """The rate of audio that comes without a config message or WAV header (vosk-server's default)."""
     idle_timeout: float = 30.0
-    """Seconds without a message before a connection is closed (1001; its final is sent first)."""
+    """Seconds without audio before a connection is closed (1001; its final is sent first)."""
+    max_lag: float = 1.0
+    """New streams are refused (1013) while decoding lags more than this many seconds."""
+    max_in_flight: int = 50
+    """Audio messages of one connection read but not yet answered; beyond, reading waits."""
+    request_timeout: float = 10.0
+    """Seconds a TCP connection may take to send a whole HTTP request (or upgrade)."""
     max_message_bytes: int = 256 * 1024
     """The largest WebSocket message (8 s of 16 kHz PCM); larger ones close the connection (1009)."""
     max_upload_bytes: int = 200 * 1024 * 1024
@@ -54,36 +84,85 @@ class ServerConfig:
     """Ping interval: a client that vanished without closing is noticed within about this time."""
 
 
+class Slots:
+    """The count of open streams against ``max_streams``; the worker processes share one
+    through ``shared`` (a ``multiprocessing.Value('i')``)."""
+
+    def __init__(self, limit: int, shared: Any = None) -> None:
+        self.limit, self.shared, self.local = limit, shared, 0
+
+    def take(self) -> bool:
+        if self.shared is None:
+            if self.local >= self.limit:
+                return False
+            self.local += 1
+            return True
+        with self.shared.get_lock():
+            if self.shared.value >= self.limit:
+                return False
+            self.shared.value += 1
+            return True
+
+    def give(self) -> None:
+        if self.shared is None:
+            self.local -= 1
+            return
+        with self.shared.get_lock():
+            self.shared.value -= 1
+
+    @property
+    def used(self) -> int:
+        return self.local if self.shared is None else self.shared.value
+
+
+@dataclass(frozen=True)
+class _Close:
+    """An answer queue's last item: close with ``code``; with ``final``, the utterance's final first."""
+
+    code: int
+    reason: str = ""
+    final: bool = False
+
+
 @dataclass(eq=False)
 class _Connection:
-    """A WebSocket and its channel; ``lock`` keeps a message and a shutdown flush apart."""
+    """A WebSocket, its channel and its answers: futures (or dicts) in message order, then a :class:`_Close`."""
 
     ws: web.WebSocketResponse
+    answers: asyncio.Queue
+    config: StreamConfig = StreamConfig()
     channel: Channel | None = None
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    closing: bool = False
 
 
 class SpeechServer:
     """The routes and the state behind them: the pool, the open connections, the slots."""
 
-    def __init__(self, recognizer: Recognizer, config: ServerConfig) -> None:
+    def __init__(self, recognizer: Recognizer, config: ServerConfig, slots: Slots | None = None) -> None:
         self.recognizer, self.config = recognizer, config
+        self.slots = slots or Slots(config.max_streams)
         self.connections: set[_Connection] = set()
         self.draining = False
         self.pool: DecodePool | None = None
         self.uploads = ThreadPoolExecutor(1, thread_name_prefix="speechlstm-upload")
+        self.unrequested: set[asyncio.Protocol] = set()
+        """TCP connections (aiohttp's protocol objects) that have not sent a whole HTTP request yet."""
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=self.config.max_upload_bytes)
-        app.router.add_get("/", self.index)
-        app.router.add_get("/ws", self.socket)
+        app = web.Application(client_max_size=self.config.max_upload_bytes, middlewares=[self._requested])
         app.router.add_get("/healthz", self.health)
         app.router.add_post("/transcribe", self.transcribe)
         app.router.add_static("/static", STATIC)
+        app.router.add_get("/{path:.*}", self.index)  # last: any other path (vosk clients use /asr/en/ ...)
         app.on_startup.append(self._start)
         app.on_shutdown.append(self._drain)
         app.on_cleanup.append(self._stop)
         return app
+
+    @web.middleware
+    async def _requested(self, request: web.Request, handler: Callable) -> web.StreamResponse:
+        self.unrequested.discard(request.protocol)
+        return await handler(request)
 
     async def _start(self, app: web.Application) -> None:
         self.pool = DecodePool(self.recognizer, self.config.workers)
@@ -91,8 +170,11 @@ class SpeechServer:
     async def _drain(self, app: web.Application) -> None:
         """Shutdown: every open stream gets its final and a 1001 close."""
         self.draining = True
-        await asyncio.gather(*(self._close(c, GOING_AWAY, "server shutting down", final=True)
-                               for c in list(self.connections)))
+        for connection in list(self.connections):
+            self._end(connection, _Close(GOING_AWAY, "server shutting down", final=True))
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while self.connections and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
 
     async def _stop(self, app: web.Application) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.pool.stop)
@@ -101,17 +183,20 @@ class SpeechServer:
     # HTTP ------------------------------------------------------------------------------
 
     async def index(self, request: web.Request) -> web.StreamResponse:
-        """A WebSocket upgrade is the Vosk protocol (as vosk-server serves it); a browser gets the page."""
+        """A WebSocket upgrade on any path is the Vosk protocol (as in vosk-server); a browser gets the page on /."""
         if web.WebSocketResponse().can_prepare(request).ok:
             return await self.socket(request)
+        if request.path != "/":
+            raise web.HTTPNotFound()
         return web.FileResponse(STATIC / "index.html")
 
     async def health(self, request: web.Request) -> web.Response:
         model = Path(self.recognizer.config.model or DEFAULT_BUNDLE).name
         return web.json_response({"status": "draining" if self.draining else "ok", "model": model,
-                                  "backend": self.recognizer.config.backend, "sample_rate": self.recognizer.sample_rate,
-                                  "streams": len(self.connections), "capacity": self.config.max_streams,
-                                  "workers": self.config.workers})
+                                  "backend": self.recognizer.config.backend, "sample_rate": self.config.sample_rate,
+                                  "streams": self.slots.used, "capacity": self.config.max_streams,
+                                  "lag": round(self.pool.lag(), 3), "max_lag": self.config.max_lag,
+                                  "process": os.getpid()})
 
     async def transcribe(self, request: web.Request) -> web.Response:
         """An uploaded file (multipart field ``file``, or the raw body) to ``transcribe --format json``'s JSON."""
@@ -156,81 +241,125 @@ class SpeechServer:
         """One Vosk connection: a slot, a channel once audio comes, both freed however it ends."""
         self._authorize(request)
         config = self.config
-        ws = web.WebSocketResponse(max_msg_size=config.max_message_bytes, heartbeat=config.heartbeat)
+        ws = web.WebSocketResponse(max_msg_size=config.max_message_bytes, heartbeat=config.heartbeat,
+                                   compress=False)
         await ws.prepare(request)
-        if len(self.connections) >= config.max_streams or self.draining:
-            await ws.close(code=TRY_AGAIN_LATER, message=_reason(
-                f"server full: {config.max_streams} streams in use, try again later"))
+        refusal = self._refusal()
+        if refusal is not None:
+            await ws.close(code=TRY_AGAIN_LATER, message=_reason(refusal))
             return ws
-        connection = _Connection(ws)
+        connection = _Connection(ws, asyncio.Queue())
         self.connections.add(connection)
+        sender = asyncio.create_task(self._send(connection))
         try:
-            await self._converse(connection)
+            await self._read(connection, sender)
+            await sender
         except ConnectionError:  # the client went away while we answered
             pass
         except Exception:
             log.exception("connection from %s failed", request.remote)
-            await self._close(connection, INTERNAL, "internal error")
+            await self._shut(ws, INTERNAL, "internal error")
         finally:
+            sender.cancel()
             self.connections.discard(connection)
+            self.slots.give()
             if connection.channel is not None:
                 self.pool.close(connection.channel)
         return ws
 
-    async def _converse(self, connection: _Connection) -> None:
-        """Read messages until eof, a close, a fault or the idle timeout; answer each."""
-        ws, config = connection.ws, StreamConfig()
-        while True:
+    def _refusal(self) -> str | None:
+        """Why a new stream cannot be taken now (a slot is taken when it can)."""
+        if self.draining:
+            return "server shutting down"
+        lag = self.pool.lag()
+        if lag > self.config.max_lag:
+            return f"server busy: decoding is {lag:.1f} s behind, try again later"
+        if not self.slots.take():
+            return f"server full: {self.config.max_streams} streams in use, try again later"
+        return None
+
+    async def _read(self, connection: _Connection, sender: asyncio.Task) -> None:
+        """Read messages until eof, a close, a fault or the idle timeout; queue their answers."""
+        ws, idle = connection.ws, self.config.idle_timeout
+        last_audio = time.monotonic()
+        while not connection.closing and not sender.done():
             try:
-                message = await ws.receive(timeout=self.config.idle_timeout)
-            except asyncio.TimeoutError:
-                await self._close(connection, GOING_AWAY, f"idle for {self.config.idle_timeout:g} s", final=True)
+                async with asyncio.timeout(max(0.0, last_audio + idle - time.monotonic())):
+                    message = await ws.receive()
+            except TimeoutError:
+                self._end(connection, _Close(GOING_AWAY, f"no audio for {idle:g} s", final=True))
                 return
             if message.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
-                return  # closed by the client, or too big (aiohttp has closed it with 1009)
-            async with connection.lock:
-                if ws.closed:
-                    return
-                try:
-                    config = await self._answer(connection, message, config)
-                except ProtocolError as error:
-                    await ws.close(code=error.code, message=_reason(str(error)))
-                if ws.closed:
-                    return
+                self._end(connection, None)  # closed by the client, or too big (aiohttp has closed it with 1009)
+                return
+            if message.type == WSMsgType.BINARY:
+                last_audio = time.monotonic()
+            try:
+                await self._take(connection, message, last_audio)
+            except ProtocolError as error:
+                self._end(connection, _Close(error.code, str(error)))
+            while connection.answers.qsize() >= self.config.max_in_flight and not sender.done():
+                await asyncio.sleep(0.01)
 
-    async def _answer(self, connection: _Connection, message, config: StreamConfig) -> StreamConfig:
+    async def _take(self, connection: _Connection, message, received: float) -> None:
         """One message: config (before the audio), audio (partial or final), eof or reset (final)."""
-        ws = connection.ws
         if message.type == WSMsgType.BINARY:
-            samples = vosk.parse_audio(message.data, first=connection.channel is None)
-            channel = await self._channel(connection, config)
-            await ws.send_json(await self.pool.feed(channel, samples))
-            return config
-        kind, new = vosk.parse_text(message.data, config)
+            samples, header_rate = vosk.parse_audio(message.data, first=connection.channel is None)
+            if connection.channel is None:
+                config = connection.config
+                connection.channel = await self.pool.open(
+                    config, config.sample_rate or header_rate or self.config.sample_rate)
+            connection.answers.put_nowait(self.pool.feed(connection.channel, samples, received))
+            return
+        kind, new = vosk.parse_text(message.data, connection.config)
         if kind == "config":
-            if connection.channel is not None and new != config:
-                raise ProtocolError(INVALID_DATA, "the config message must come before the audio")
-            return new
-        final = await self.pool.finish(connection.channel) if connection.channel else vosk.final_message(None)
-        await ws.send_json(final)
+            if connection.channel is not None and new != connection.config:
+                raise ProtocolError(vosk.INVALID_DATA, "the config message must come before the audio")
+            self._check_model(new)
+            connection.config = new
+            return
+        connection.answers.put_nowait(self.pool.finish(connection.channel) if connection.channel
+                                      else vosk.final_message(None, connection.config))
         if kind == "eof":
-            await ws.close(code=NORMAL)
-        return config
+            self._end(connection, _Close(NORMAL))
 
-    async def _channel(self, connection: _Connection, config: StreamConfig) -> Channel:
-        if connection.channel is None:
-            connection.channel = await self.pool.open(config)
-        return connection.channel
+    def _check_model(self, config: StreamConfig) -> None:
+        """vosk-server loads the model a config names; this server serves one and says so."""
+        served = Path(self.recognizer.config.model or DEFAULT_BUNDLE)
+        if config.model is not None and config.model not in (served.name, served.stem, str(served)):
+            raise ProtocolError(UNSUPPORTED_DATA, f"model {config.model!r}"[:60] + f" is not served here; "
+                                                  f"this server serves {served.name}")
 
-    async def _close(self, connection: _Connection, code: int, reason: str, final: bool = False) -> None:
-        """Close with ``code``; with ``final``, the utterance in progress is sent first."""
-        async with connection.lock:
-            ws = connection.ws
-            if ws.closed:
+    def _end(self, connection: _Connection, close: _Close | None) -> None:
+        """No more messages are read; the answers queued go out, then ``close`` (None: just stop)."""
+        if not connection.closing:
+            connection.closing = True
+            connection.answers.put_nowait(close)
+
+    async def _send(self, connection: _Connection) -> None:
+        """Send the answers in message order; end with the close that ends the queue."""
+        ws = connection.ws
+        while True:
+            item = await connection.answers.get()
+            if item is None:
+                return
+            if isinstance(item, _Close):
+                if item.final and connection.channel is not None:
+                    await ws.send_json(await self.pool.finish(connection.channel))
+                await self._shut(ws, item.code, item.reason)
                 return
             try:
-                if final and connection.channel is not None:
-                    await ws.send_json(await self.pool.finish(connection.channel))
+                answer = await item if isinstance(item, asyncio.Future) else item
+            except ProtocolError as error:
+                await self._shut(ws, error.code, str(error))
+                return
+            if not ws.closed:
+                await ws.send_json(answer)
+
+    @staticmethod
+    async def _shut(ws: web.WebSocketResponse, code: int, reason: str) -> None:
+        if not ws.closed:
+            try:
                 await ws.close(code=code, message=_reason(reason))
             except ConnectionError:
                 pass
@@ -255,22 +384,51 @@ async def _upload(request: web.Request) -> tuple[str, bytes]:
     return request.query.get("name", "upload"), await request.read()
 
 
+class _RequestDeadline:
+    """aiohttp's protocol factory, with a timer per TCP connection: one that has not sent a whole
+    HTTP request within ``timeout`` seconds is dropped (aiohttp itself waits for ever)."""
+
+    def __init__(self, factory: Callable, server: SpeechServer, timeout: float) -> None:
+        self.factory, self.server, self.timeout = factory, server, timeout
+
+    def __call__(self) -> asyncio.Protocol:
+        protocol = self.factory()
+        self.server.unrequested.add(protocol)
+        asyncio.get_running_loop().call_later(self.timeout, self._check, protocol)
+        return protocol
+
+    def _check(self, protocol: asyncio.Protocol) -> None:
+        if protocol in self.server.unrequested:
+            self.server.unrequested.discard(protocol)
+            if protocol.transport is not None:
+                protocol.transport.close()
+
+
 async def serve(recognizer: Recognizer, config: ServerConfig, on_ready: Callable[[str], None] | None = None,
-                stop: asyncio.Event | None = None) -> None:
+                stop: asyncio.Event | None = None, sock: socket.socket | None = None,
+                slots: Slots | None = None) -> None:
     """Serve until ``stop`` is set (default: until SIGTERM or SIGINT); then stop accepting, send
-    every open stream its final and close it (1001), and return. ``on_ready`` gets the base URL."""
+    every open stream its final and close it (1001), and return. ``on_ready`` gets the base URL.
+    ``sock`` is a listening socket to accept on instead of ``config.host``/``config.port`` and
+    ``slots`` the stream count shared with other processes (:mod:`.processes`)."""
     loop = asyncio.get_running_loop()
     if stop is None:
         stop = asyncio.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-    runner = web.AppRunner(SpeechServer(recognizer, config).app(), access_log=None, handle_signals=False)
+    server = SpeechServer(recognizer, config, slots)
+    runner = web.AppRunner(server.app(), access_log=None, handle_signals=False, keepalive_timeout=15)
     await runner.setup()
     try:
-        await web.TCPSite(runner, config.host, config.port).start()
-        host, port = runner.addresses[0][:2]
+        factory = _RequestDeadline(runner.server, server, config.request_timeout)
+        if sock is None:
+            listener = await loop.create_server(factory, config.host, config.port, reuse_address=True)
+        else:
+            listener = await loop.create_server(factory, sock=sock)
+        host, port = listener.sockets[0].getsockname()[:2]
         if on_ready is not None:
             on_ready(f"http://{host}:{port}")
         await stop.wait()
+        listener.close()
     finally:
         await runner.cleanup()

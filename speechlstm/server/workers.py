@@ -1,18 +1,29 @@
-"""Decoding threads for the server: the event loop hands audio over and awaits the answer.
+"""Decoding threads for the server: the event loop hands audio over and awaits the answers.
 
 Each :class:`DecodeWorker` thread owns the streams of its connections. It takes every job
 that arrived while it was busy, adds their audio to their streams, decodes the ready chunks
 of all those streams together (:meth:`Recognizer.decode_streams`, one backend call per chunk
-shape) and answers each job through its asyncio future. A connection has at most one job in
-flight (its handler awaits each answer before it reads the next message), so a client that
-sends faster than the server decodes is slowed by TCP, not queued without bound. The model
-releases the GIL while it computes, so ``workers`` threads use up to as many cores.
+shape) and answers each job through its asyncio future. A connection may have several audio
+messages in flight (its answers go out in order); the server bounds how many.
+
+Endpoints are decided on the audio, not on the messages: a channel hands its stream whole
+:data:`ENDPOINT_STEP` pieces (keeping the rest for the next message) and checks for an
+endpoint after each, so the same audio gives the same finals whatever the client's message
+size. Decoders for hotwords and phrase lists are built on a thread of their own
+(:meth:`DecodePool.open`), never on a decoding thread, and kept by the recognizer for reuse.
+
+:meth:`DecodePool.lag` is how far decoding is behind the audio that came in: the oldest
+unanswered message's age, or the longest answer time of the last :data:`LAG_WINDOW` seconds.
 """
 from __future__ import annotations
 
 import asyncio
+import collections
+import itertools
 import queue
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -20,16 +31,33 @@ import numpy as np
 
 from ..live import LiveSession
 from ..recognizer import Recognizer
+from ..results import LiveEvent
 from .vosk import INVALID_DATA, ProtocolError, StreamConfig, final_message, partial_message
+
+ENDPOINT_STEP = 0.1
+"""Seconds of audio between endpoint checks; a message's audio reaches the stream in such steps."""
+
+LAG_WINDOW = 2.0
+"""Seconds over which :meth:`DecodePool.lag` remembers answer times."""
 
 
 @dataclass(eq=False)
 class Channel:
-    """One connection's live session, on the worker that owns it."""
+    """One connection's live session, on the worker that owns it, and the audio short of a step."""
 
     worker: "DecodeWorker"
     config: StreamConfig
+    rate: int
     session: LiveSession | None = None
+    held: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32), repr=False)
+
+    def steps(self, samples: np.ndarray, flush: bool = False) -> list[np.ndarray]:
+        """``samples`` after the held ones, cut into whole steps; the rest is held (``flush``: sent too)."""
+        audio = np.concatenate([self.held, samples]) if len(self.held) else samples
+        size = max(1, round(self.rate * ENDPOINT_STEP))
+        whole = len(audio) - (0 if flush else len(audio) % size)
+        self.held = audio[whole:]
+        return [audio[i:i + size] for i in range(0, whole, size)]
 
 
 @dataclass(eq=False)
@@ -45,10 +73,9 @@ class _Job:
 class DecodeWorker(threading.Thread):
     """One decoding thread and the streams it owns."""
 
-    def __init__(self, recognizer: Recognizer, loop: asyncio.AbstractEventLoop, create_lock: threading.Lock,
-                 name: str) -> None:
+    def __init__(self, recognizer: Recognizer, loop: asyncio.AbstractEventLoop, name: str) -> None:
         super().__init__(name=name, daemon=True)
-        self.recognizer, self.loop, self.create_lock = recognizer, loop, create_lock
+        self.recognizer, self.loop = recognizer, loop
         self.jobs: queue.Queue[_Job | None] = queue.Queue()
         self.channels = 0
         """Open channels (counted on the event loop's thread, to place new ones)."""
@@ -58,34 +85,49 @@ class DecodeWorker(threading.Thread):
             jobs = [self.jobs.get()]
             while not self.jobs.empty():
                 jobs.append(self.jobs.get_nowait())
-            live = [job for job in jobs if job is not None]
-            feeds = [job for job in live if job.samples is not None]
-            for job in live:
+            wave: list[_Job] = []  # feeds of distinct channels, decoded together
+            for job in jobs:
+                if job is None:
+                    continue
+                if job.samples is None or any(other.channel is job.channel for other in wave):
+                    self._decode(wave)
+                    wave = []
                 if job.samples is None:
                     self._answer(job, job.run)
-            self._decode(feeds)
-            if len(live) < len(jobs):
+                else:
+                    wave.append(job)
+            self._decode(wave)
+            if None in jobs:
                 return
 
     def _decode(self, feeds: list[_Job]) -> None:
-        """Add each feed's audio, decode the ready chunks of all their streams together, answer."""
-        accepted = []
-        for job in feeds:
+        """Each feed's audio step by step, all feeds' ready chunks decoded together after each step; answers."""
+        steps = {job: job.channel.steps(job.samples) for job in feeds}
+        finals: dict[_Job, list[LiveEvent]] = {job: [] for job in feeds}
+        failed: set[_Job] = set()
+        for index in range(max((len(s) for s in steps.values()), default=0)):
+            active = [job for job in feeds if index < len(steps[job]) and job not in failed]
+            for job in active:
+                try:
+                    job.channel.session.accept(job.channel.rate, steps[job][index])
+                except Exception as error:  # an engine failure ends that connection, not the server
+                    failed.add(job)
+                    self._settle(job.future, None, error)
+            active = [job for job in active if job not in failed]
             try:
-                job.channel.session.accept(job.channel.config.sample_rate, job.samples)
-                accepted.append(job)
-            except Exception as error:  # an engine failure ends that connection, not the server
-                self._settle(job.future, None, error)
-        streams = [job.channel.session.stream for job in accepted]
-        try:
-            while self.recognizer.decode_streams(streams):
-                pass
-        except Exception as error:
-            for job in accepted:
-                self._settle(job.future, None, error)
-            return
-        for job in accepted:
-            self._answer(job, lambda session=job.channel.session: _poll(session))
+                while self.recognizer.decode_streams([job.channel.session.stream for job in active]):
+                    pass
+                for job in active:
+                    event = job.channel.session.poll()
+                    if event is not None and event.kind == "final":
+                        finals[job].append(event)
+            except Exception as error:
+                for job in active:
+                    failed.add(job)
+                    self._settle(job.future, None, error)
+        for job in feeds:
+            if job not in failed:
+                self._answer(job, lambda job=job: _answer(job.channel, finals[job]))
 
     def _answer(self, job: _Job, run: Callable[[], Any]) -> None:
         try:
@@ -114,12 +156,17 @@ class DecodeWorker(threading.Thread):
         return future
 
 
-def _poll(session: LiveSession) -> dict:
-    """The answer to an audio message: the final at an endpoint, else the partial text."""
-    event = session.poll()
-    if event is not None and event.kind == "final":
-        return final_message(event)
-    return partial_message(session.partial)
+def _answer(channel: Channel, finals: list[LiveEvent]) -> dict:
+    """The answer to an audio message: its final (several, at endpoints in one message, joined), else the partial."""
+    if not finals:
+        return partial_message(channel.session.partial)
+    if len(finals) == 1:
+        return final_message(finals[0], channel.config)
+    words = tuple(word for event in finals for word in event.words)
+    tokens = tuple(token for event in finals for token in event.tokens)
+    joined = LiveEvent("final", " ".join(event.text for event in finals), finals[0].start, finals[-1].end, words,
+                       tokens if len(tokens) == len(words) else ())
+    return final_message(joined, channel.config)
 
 
 class DecodePool:
@@ -127,24 +174,32 @@ class DecodePool:
 
     def __init__(self, recognizer: Recognizer, workers: int = 1) -> None:
         self.recognizer = recognizer
-        lock = threading.Lock()  # create_stream caches hotword decoders in the shared recognizer
         loop = asyncio.get_running_loop()
-        self.workers = [DecodeWorker(recognizer, loop, lock, f"speechlstm-decode-{i}") for i in range(workers)]
+        self.workers = [DecodeWorker(recognizer, loop, f"speechlstm-decode-{i}") for i in range(workers)]
         for worker in self.workers:
             worker.start()
+        self.builder = ThreadPoolExecutor(1, thread_name_prefix="speechlstm-build")
+        self.waiting: dict[int, float] = {}
+        """Unanswered audio messages: id -> when it came in (monotonic)."""
+        self.answered: collections.deque[tuple[float, float]] = collections.deque()
+        """(when, how long it took) of the answers of the last :data:`LAG_WINDOW` seconds."""
+        self.ids = itertools.count()
 
-    async def open(self, config: StreamConfig) -> Channel:
-        """A channel with a new stream (its hotwords' decoder is built on the worker)."""
+    async def open(self, config: StreamConfig, rate: int) -> Channel:
+        """A channel with a new stream; its decoder (hotwords, phrase list) is built or found on the builder thread."""
+        def build() -> None:
+            try:
+                self.recognizer.decoder_for(config.hotwords or None, config.phrase_list or None)
+            except ValueError as error:  # hotwords with the greedy decoder, an unknown spelling, no phrase
+                raise ProtocolError(INVALID_DATA, str(error)[:120]) from None
+        await asyncio.get_running_loop().run_in_executor(self.builder, build)
         worker = min(self.workers, key=lambda w: w.channels)
-        channel = Channel(worker, config)
+        channel = Channel(worker, config, rate)
         worker.channels += 1
 
-        def create() -> LiveSession:
-            with worker.create_lock:
-                try:
-                    return LiveSession(self.recognizer, hotwords=config.hotwords or None, punctuate=config.punctuate)
-                except ValueError as error:  # hotwords with the greedy decoder, an unknown spelling
-                    raise ProtocolError(INVALID_DATA, str(error)) from None
+        def create() -> LiveSession:  # the decoder is cached now: this is quick
+            return LiveSession(self.recognizer, hotwords=config.hotwords or None, punctuate=config.punctuate,
+                               phrases=config.phrase_list or None, alternatives=config.max_alternatives)
         try:
             channel.session = await worker.submit(channel, create)
         except BaseException:
@@ -152,13 +207,34 @@ class DecodePool:
             raise
         return channel
 
-    async def feed(self, channel: Channel, samples: np.ndarray) -> dict:
-        """Audio in; the partial, or a final at an endpoint."""
-        return await channel.worker.submit(channel, samples=samples)
+    def feed(self, channel: Channel, samples: np.ndarray, received: float) -> asyncio.Future:
+        """Audio in (``received``: when its message came, monotonic); the future of its partial, or final."""
+        key = next(self.ids)
+        self.waiting[key] = received
+        future = channel.worker.submit(channel, samples=samples)
 
-    async def finish(self, channel: Channel) -> dict:
-        """End the utterance (eof, reset, shutdown): its final."""
-        return await channel.worker.submit(channel, lambda: final_message(channel.session.finish()))
+        def done(_: asyncio.Future) -> None:
+            now = time.monotonic()
+            self.answered.append((now, now - self.waiting.pop(key)))
+        future.add_done_callback(done)
+        return future
+
+    def finish(self, channel: Channel) -> asyncio.Future:
+        """End the utterance (eof, reset, shutdown), held audio included: the future of its final."""
+        def run() -> dict:
+            session = channel.session
+            for step in channel.steps(np.zeros(0, dtype=np.float32), flush=True):
+                session.accept(channel.rate, step)
+            return final_message(session.finish(), channel.config)
+        return channel.worker.submit(channel, run)
+
+    def lag(self) -> float:
+        """Seconds decoding is behind: the oldest unanswered message's age, or the slowest recent answer."""
+        now = time.monotonic()
+        while self.answered and self.answered[0][0] < now - LAG_WINDOW:
+            self.answered.popleft()
+        oldest = now - min(self.waiting.values()) if self.waiting else 0.0
+        return max(oldest, max((took for _, took in self.answered), default=0.0))
 
     def close(self, channel: Channel) -> None:
         """Forget the channel: its stream is freed with it (a job still in flight just finishes)."""
@@ -166,6 +242,7 @@ class DecodePool:
 
     def stop(self) -> None:
         """End the threads once their queued jobs are done."""
+        self.builder.shutdown(wait=True)
         for worker in self.workers:
             worker.jobs.put(None)
         for worker in self.workers:
