@@ -420,3 +420,11 @@ def test_info_prints_the_model_card(capsys, tmp_path):
     assert card["dev WER"] == "40.0 % offline (greedy), 50.0 % streaming (greedy)"
     code, _, err = _run(capsys, "info", tmp_path / "missing.safetensors")
     assert code == 3 and "not found" in err
+
+
+def test_ray_without_ray_is_one_line(capsys, tiny_bundle, inputs, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError, as where it is not installed
+    code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--ray", "local", "-o", tmp_path / "o.jsonl",
+                          inputs / "good.wav")
+    assert code == 2 and out == ""
+    assert err.strip() == "speechlstm: error: --ray needs Ray Data: pip install 'speechlstm[ray]'"
