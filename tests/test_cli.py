@@ -54,7 +54,7 @@ def test_readable_inputs_transcribe(capsys, tiny_bundle, inputs, name):
 def test_bad_inputs_give_one_line_errors(capsys, tiny_bundle, inputs, name, reason):
     code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, inputs / name)
     assert code == 1
-    assert out == ""
+    assert out == "\n"
     assert len(err.strip().splitlines()) == 1 and reason in err and name in err
 
 
@@ -163,6 +163,19 @@ def test_text_format_is_one_line_per_input(capsys, tiny_bundle, inputs):
     assert "\t" not in one and two == one * 2 and one.endswith("\n") and one.count("\n") == 1
     tsv = _run(capsys, "transcribe", "--model", tiny_bundle, "--format", "tsv", inputs / "good.wav")[1]
     assert tsv == f"{inputs / 'good.wav'}\t{one}"
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_failed_file_keeps_its_line_in_text_output(capsys, tiny_bundle, inputs, tmp_path, jobs):
+    """Line N of plain text is input N's transcript, whichever inputs fail (an empty line for those)."""
+    one = _run(capsys, "transcribe", "--model", tiny_bundle, inputs / "good.wav")[1]
+    argv = ["transcribe", "--model", tiny_bundle, "--jobs", jobs, inputs / "good.wav", inputs / "empty.wav",
+            inputs / "missing.wav", inputs / "good.wav"]
+    code, out, err = _run(capsys, *argv)
+    assert code == 1 and out == one + "\n\n" + one
+    assert "empty.wav" in err and "missing.wav" in err
+    code, out, _ = _run(capsys, *argv, "-o", tmp_path / "out.txt")
+    assert code == 1 and out == "" and (tmp_path / "out.txt").read_text() == one + "\n\n" + one
 
 
 def test_standard_input_among_files(capsys, tiny_bundle, inputs, monkeypatch):

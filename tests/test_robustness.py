@@ -12,6 +12,8 @@ import os
 import pickle
 import re
 import stat
+import subprocess
+import sys
 import time
 import tracemalloc
 import warnings
@@ -255,6 +257,71 @@ def test_output_errors_exit_4(capsys, tiny_bundle, files, tmp_path, target, frag
     assert code == 4 and out == ""
     _assert_one_line_error(err, fragment)
     assert not [p for p in tmp_path.rglob("*.tmp")]
+
+
+def _special_output(kind: str, folder: Path) -> Path:
+    """An -o target that is not a plain file in a plain folder."""
+    path = folder / kind
+    if kind in ("full_device", "null_device"):
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 7 if kind == "full_device" else 3))
+    elif kind == "symlink":
+        (folder / "target.txt").write_text("previous run\n")
+        path.symlink_to("target.txt")
+    elif kind == "stdout_link":
+        path.symlink_to("/proc/self/fd/1")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    return path
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making device nodes needs root")
+@pytest.mark.parametrize("kind", ["full_device", "null_device", "symlink", "fifo"])
+def test_output_to_devices_fifos_and_links_writes_through(capsys, tiny_bundle, files, tmp_path, kind):
+    """Atomic replacement is for regular files: a device, a FIFO (with its reader) and a link's
+    target are written in place; what cannot be written (a full device) is exit 4."""
+    target = _special_output(kind, tmp_path)
+    reader = os.open(target, os.O_RDONLY | os.O_NONBLOCK) if kind == "fifo" else None
+    kind_before = stat.S_IFMT(target.lstat().st_mode)
+    try:
+        code, out, err = _cli(capsys, "transcribe", "--model", tiny_bundle, "--format", "tsv", "-o", target,
+                              files / "silence.wav")
+        received = os.read(reader, 65536) if reader is not None else b""
+    finally:
+        if reader is not None:
+            os.close(reader)
+    assert stat.S_IFMT(target.lstat().st_mode) == kind_before, "the output was replaced by another kind of file"
+    assert _leftovers(tmp_path) == []
+    if kind == "full_device":
+        assert code == 4 and out == ""
+        _assert_one_line_error(err, str(target), "No space left on device")
+        return
+    assert code == 0 and out == "", err
+    if kind == "symlink":
+        assert (tmp_path / "target.txt").read_text().startswith(f"{files / 'silence.wav'}\t")
+    if kind == "fifo":
+        assert received.decode().startswith(f"{files / 'silence.wav'}\t")
+
+
+def test_output_through_a_link_to_standard_output(tiny_bundle, files, tmp_path):
+    """-o /dev/stdout (a link to /proc/self/fd/1) writes into the pipe, not over the link."""
+    link = _special_output("stdout_link", tmp_path)
+    result = subprocess.run([sys.executable, "-m", "speechlstm", "transcribe", "--model", str(tiny_bundle),
+                             "--format", "tsv", "-o", str(link), str(files / "silence.wav")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{files / 'silence.wav'}\t")
+    assert link.is_symlink() and os.readlink(link) == "/proc/self/fd/1"
+
+
+@pytest.mark.parametrize("target", ["a_folder", "missing_folder/out.txt"])
+def test_output_is_checked_before_the_first_file(capsys, tiny_bundle, files, tmp_path, monkeypatch, target):
+    (tmp_path / "a_folder").mkdir()
+    calls = []
+    monkeypatch.setattr(Recognizer, "transcribe_file", lambda self, path: calls.append(path))
+    code, out, err = _cli(capsys, "transcribe", "--model", tiny_bundle, "-o", tmp_path / target,
+                          files / "silence.wav", files / "stereo.wav")
+    assert code == 4 and out == "" and calls == []
+    _assert_one_line_error(err, str(tmp_path / target))
 
 
 # Model bundles ---------------------------------------------------------------------------
@@ -524,23 +591,42 @@ def _leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
 
 
-def test_interrupt_keeps_previous_output(capsys, tiny_bundle, files, tmp_path, monkeypatch):
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, RuntimeError])
+def test_interrupt_or_failure_keeps_the_finished_results(capsys, tiny_bundle, files, tmp_path, monkeypatch,
+                                                          failure):
+    """Ctrl-C (or a crash) in the middle of a batch: -o holds the results finished before it, in
+    input order; one that stops before any result leaves the previous file as it was."""
     target = tmp_path / "out.txt"
     target.write_text("previous run\n")
-    calls = []
-    real = Recognizer.transcribe_file
+    monkeypatch.setattr("speechlstm.batch.transcribe_batch", _failing_on(failure, 2))
+    argv = ["transcribe", "--model", tiny_bundle, "--format", "tsv", "-o", target,
+            files / "silence.wav", files / "stereo.wav", files / "pcm_24.wav"]
+    if failure is KeyboardInterrupt:
+        code, _, err = _cli(capsys, *argv)
+        assert code == 130 and "interrupted" in err
+    else:
+        with pytest.raises(RuntimeError):
+            _cli(capsys, *argv)
+    assert [line.split("\t")[0] for line in target.read_text().splitlines()] == [str(files / "silence.wav")]
+    assert _leftovers(tmp_path) == []
+    finished = target.read_text()
+    monkeypatch.setattr("speechlstm.batch.transcribe_batch", _failing_on(failure, 1))
+    if failure is KeyboardInterrupt:
+        assert _cli(capsys, *argv)[0] == 130
+        assert target.read_text() == finished
 
-    def interrupted_on_second(self, path):
-        calls.append(path)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(self, path)
 
-    monkeypatch.setattr(Recognizer, "transcribe_file", interrupted_on_second)
-    code, out, err = _cli(capsys, "transcribe", "--model", tiny_bundle, "-o", target,
-                          files / "silence.wav", files / "stereo.wav", files / "pcm_24.wav")
-    assert code == 130 and "interrupted" in err
-    assert target.read_text() == "previous run\n" and _leftovers(tmp_path) == []
+def _failing_on(failure: type, number: int):
+    """A stand-in for batch.transcribe_batch whose ``number``-th file raises ``failure``."""
+    from speechlstm.batch import transcribe_one
+
+    def outcomes(config, paths, jobs=1):
+        recognizer = Recognizer.from_config(config)
+        for index, path in enumerate(paths):
+            if index + 1 == number:
+                raise failure("stopped")
+            yield transcribe_one(recognizer, index, path)
+    return outcomes
 
 
 @pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), KeyboardInterrupt()],

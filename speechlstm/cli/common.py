@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 from ..backends import BACKENDS
 from ..config import (BEAM_DEFAULTS, DECODERS, DEFAULT_HOTWORD_BOOST, HEAD_CHOICES, DecodingConfig, EndpointConfig,
                       HotwordError)
-from ..io.atomic import atomic_write
+from ..io.atomic import OutputFile
 from ..progress import BatchProgress
 from ..recognizer import RecognizerConfig
 
@@ -195,11 +195,20 @@ def show_warnings(write: Callable[[str], None]) -> Iterator[None]:
         yield
 
 
-def write_output(path: Path, content: str) -> None:
+@contextmanager
+def output_file(path: Path) -> Iterator[OutputFile]:
+    """An :class:`OutputFile`, opened now (the check that it can be written) and filled by the
+    block; what cannot be written is one line and exit 4."""
     try:
-        atomic_write(path, content)
+        with OutputFile(path) as output:
+            yield output
     except OSError as error:
         raise CliError(f"cannot write {path}: {error.strerror or error}", EXIT_OUTPUT) from None
+
+
+def write_output(path: Path, content: str) -> None:
+    with output_file(path) as output:
+        output.write(content)
 
 
 def check_writable(path: Path) -> None:
