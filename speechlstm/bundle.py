@@ -8,13 +8,17 @@ typed (:mod:`speechlstm.config`); the torch model is built from it in :mod:`spee
 Header versions: 2 (written now) stores the complete model config and, for trained models, the
 training config (``train``); 1 (bundles and ONNX files written before) lacked ``train`` and, in
 the oldest files, ``phone_vocab_size``. Both load; :func:`upgrade_header` turns a version-1
-header into a version-2 one.
+header into a version-2 one. A bundle file's header also holds ``weights_sha256``
+(:func:`weights_checksum`), so that damaged weights, which would still load, are refused; files
+written before it load with a warning.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -130,6 +134,19 @@ def make_header(frontend: FrontendConfig, model: ModelConfig, vocabulary: Sequen
             "vocabulary": list(vocabulary), "info": dict(info), "train": dict(train or {})}
 
 
+CHECKSUM_KEY = "weights_sha256"
+
+
+def weights_checksum(tensors: Mapping[str, np.ndarray]) -> str:
+    """SHA-256 of every tensor's name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        array = np.ascontiguousarray(tensors[name])
+        digest.update(f"{name}:{array.dtype.str}:{array.shape}\n".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
 def write_bundle(path: str | Path, tensors: Mapping[str, np.ndarray], frontend: FrontendConfig, model: ModelConfig,
                  info: Mapping | None = None, train: Mapping | None = None, dtype: Any = np.float16) -> Path:
     """Write weights (numpy arrays, stored as ``dtype``; the normalization statistics stay float32)
@@ -139,7 +156,7 @@ def write_bundle(path: str | Path, tensors: Mapping[str, np.ndarray], frontend: 
     path = Path(path)
     arrays = {name: np.asarray(value).astype(np.float32 if name.startswith("feat_") else dtype)
               for name, value in tensors.items()}
-    header = make_header(frontend, model, VOCABULARY, info or {}, train)
+    header = {**make_header(frontend, model, VOCABULARY, info or {}, train), CHECKSUM_KEY: weights_checksum(arrays)}
     with atomic_path(path) as temporary:
         save_file(arrays, str(temporary), metadata={"speechlstm": json.dumps(header)})
     return path
@@ -176,7 +193,19 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
         header = json.loads(raw)
     except json.JSONDecodeError as error:
         raise BundleError(f"{path}: malformed bundle header ({error})") from None
-    return bundle_from_header(header, tensors, path)
+    bundle = bundle_from_header(header, tensors, path)
+    _check_weights(header, tensors, path)
+    return bundle
+
+
+def _check_weights(header: Mapping, tensors: Mapping[str, np.ndarray], path: Path) -> None:
+    """Refuse weights that differ from those the bundle was written with (a damaged file)."""
+    expected = header.get(CHECKSUM_KEY)
+    if expected is None:
+        warnings.warn(f"{path}: no checksum of the weights in the bundle header (written by an older "
+                      "speechlstm), so damage to them cannot be detected")
+    elif expected != weights_checksum(tensors):
+        raise BundleError(f"{path}: the weights do not match the checksum in the bundle header (a damaged file?)")
 
 
 def bundle_from_header(header: dict, tensors: dict[str, np.ndarray], path: str | Path,

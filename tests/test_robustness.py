@@ -31,7 +31,7 @@ from safetensors.numpy import save_file
 
 import speechlstm.recognizer as recognizer_module
 from speechlstm import AudioError, Recognizer, StreamError
-from speechlstm.bundle import BundleError
+from speechlstm.bundle import BundleError, weights_checksum
 from speechlstm.cli import main
 from speechlstm.frontend import LogMel, StreamingLogMel
 from speechlstm.io.atomic import atomic_write
@@ -344,6 +344,7 @@ def _rewrite(tiny_bundle: Path, target: Path, edit_header=None, edit_tensors=Non
         edit_header(header)
     if edit_tensors:
         edit_tensors(tensors)
+        header["weights_sha256"] = weights_checksum(tensors)  # a file written that way, not a damaged one
     save_file(tensors, str(target), metadata={"speechlstm": json.dumps(header)})
 
 
@@ -375,6 +376,11 @@ def _make_model(kind: str, tiny_bundle: Path, target: Path) -> None:
             {"head.weight": np.zeros((5, 48), np.float32)}))
     elif kind == "directory":
         target.mkdir()
+    elif kind == "corrupted_weights":
+        data = bytearray(tiny_bundle.read_bytes())
+        start = 8 + int.from_bytes(data[:8], "little") + 1000  # past the header, inside the weights
+        data[start:start + 4000] = np.random.default_rng(0).bytes(4000)
+        target.write_bytes(bytes(data))
 
 
 MODEL_CASES = [
@@ -391,6 +397,7 @@ MODEL_CASES = [
     ("bad_vocabulary", "vocabulary (0 tokens)"),
     ("wrong_tensor_shape", "weights do not fit the model config"),
     ("wrong_head_shape", "tensor 'head.weight' has shape"),
+    ("corrupted_weights", "the weights do not match the checksum in the bundle header (a damaged file?)"),
 ]
 
 
@@ -405,6 +412,18 @@ def test_bad_model_files(capsys, tiny_bundle, files, tmp_path, kind, fragment):
     with pytest.raises(BundleError, match=re.escape(fragment)):
         Recognizer.from_bundle(model, backend="torch")
     assert not (tmp_path / "pwned").exists(), "loading a model executed code"
+
+
+def test_bundle_without_a_checksum_loads_with_a_warning(capsys, tiny_bundle, files, tmp_path):
+    """Bundles written before the header held a checksum of the weights still load, with a warning."""
+    old = tmp_path / "old.safetensors"
+    _rewrite(tiny_bundle, old, lambda header: header.pop("weights_sha256"))
+    code, out, err = _cli(capsys, "transcribe", "--model", old, "--backend", "torch", files / "silence.wav")
+    assert code == 0
+    assert err.splitlines() == [f"speechlstm: warning: {old}: no checksum of the weights in the bundle header "
+                                "(written by an older speechlstm), so damage to them cannot be detected"]
+    code, _, err = _cli(capsys, "transcribe", "--model", tiny_bundle, "--backend", "torch", files / "silence.wav")
+    assert code == 0 and err == ""
 
 
 # Arrays and streams through the Python API --------------------------------------------
