@@ -441,3 +441,44 @@ def test_ray_without_ray_is_one_line(capsys, tiny_bundle, inputs, tmp_path, monk
                           inputs / "good.wav")
     assert code == 2 and out == ""
     assert err.strip() == "speechlstm: error: --ray needs Ray Data: pip install 'speechlstm[ray]'"
+
+
+@pytest.mark.parametrize("spec,fragment", [
+    ("foo:inf", "boost inf must be a number greater than 0 and at most 20"),
+    ("foo:nan", "boost nan must be a number greater than 0 and at most 20"),
+    ("foo:1e9", "boost 1e+09 must be a number greater than 0 and at most 20"),
+    ("foo:-3", "boost -3 must be a number greater than 0 and at most 20"),
+    ("12:30", "hotword '12': boost 30 must be"),
+    ("foo:", "expected PHRASE or PHRASE:BOOST"),
+    ("a:b:5", "expected PHRASE or PHRASE:BOOST"),
+])
+def test_hotword_boosts_are_bounded(capsys, tiny_bundle, inputs, spec, fragment):
+    code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--hotword", spec, inputs / "good.wav")
+    assert code == 2 and out == "" and len(err.splitlines()) == 1, err
+    assert fragment in err and "'\\:'" in err
+
+
+def test_hotword_phrases_may_hold_an_escaped_colon(tmp_path):
+    from speechlstm.cli import build_parser
+    from speechlstm.cli.common import decoder_options
+
+    listing = tmp_path / "hotwords.txt"
+    listing.write_text("meet at 12\\:30:5\nback\\\\slash\n")
+    args = build_parser().parse_args(["transcribe", "--hotword", "ratio 1\\:2", "--hotwords-file", str(listing)])
+    assert decoder_options(args)["hotwords"] == (("ratio 1:2", 8.0), ("meet at 12:30", 5.0), ("back\\slash", 8.0))
+
+
+def test_hotwords_file_that_is_not_utf8_is_one_line(capsys, tiny_bundle, inputs, tmp_path):
+    listing = tmp_path / "hotwords.txt"
+    listing.write_bytes(b"caf\xe9:5\n")
+    code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--hotwords-file", listing, inputs / "good.wav")
+    assert code == 2 and out == ""
+    assert err == f"speechlstm: error: hotwords file {listing} is not UTF-8 text (byte 0xe9 on line 1)\n"
+
+
+@pytest.mark.parametrize("boost", [float("nan"), float("inf"), 1e9, 0.0, -1.0])
+def test_api_refuses_unbounded_hotword_boosts(boost):
+    from speechlstm.config import DecodingConfig, HotwordError
+
+    with pytest.raises(HotwordError, match="must be a number greater than 0 and at most 20"):
+        DecodingConfig(hotwords={"foo": boost})
