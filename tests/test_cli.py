@@ -350,7 +350,7 @@ def test_eval_bad_manifest_is_one_line(capsys, tiny_bundle, inputs, tmp_path, co
         path = tmp_path / "m.tsv"
         path.write_text(content)
     code, out, err = _run(capsys, "eval", path, "--model", tiny_bundle)
-    assert code == 1 and out == ""
+    assert code == 2 and out == ""  # a usage error, as a malformed argument is
     assert err.startswith("speechlstm: error: ") and fragment in err and len(err.splitlines()) == 1
 
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..io.audio import AudioError
-from .common import (EXIT_INPUT, EXIT_OUTPUT, CliError, check_writable, make_folder, positive_int, write_output,
+from .common import (EXIT_INPUT, EXIT_OUTPUT, EXIT_USAGE, CliError, check_writable, make_folder, positive_int, write_output,
                      add_model_options, recognizer_from_args)
 
 
@@ -38,9 +38,9 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"manifest not found: {args.manifest}", EXIT_INPUT)
     try:
         if not read_manifest(args.manifest, columns=("path", "text")):
-            raise CliError(f"{args.manifest}: the manifest lists no utterances", EXIT_INPUT)
+            raise CliError(f"{args.manifest}: the manifest lists no utterances", EXIT_USAGE)
     except ManifestError as error:
-        raise CliError(str(error), EXIT_INPUT) from None
+        raise CliError(str(error), EXIT_USAGE) from None
     if args.json:
         check_writable(args.json)
     if args.out_dir:

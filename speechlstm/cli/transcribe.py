@@ -179,9 +179,12 @@ def _check_transcribe_options(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..batch import BatchError, ResumeLog, collect_inputs
+    from ..io.manifest import ManifestError
 
     try:
         inputs = collect_inputs(args.files, args.manifest, args.recursive)
+    except ManifestError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
     except BatchError as error:
         raise CliError(str(error), EXIT_INPUT) from None
     if not inputs:
