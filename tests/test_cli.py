@@ -482,3 +482,34 @@ def test_api_refuses_unbounded_hotword_boosts(boost):
 
     with pytest.raises(HotwordError, match="must be a number greater than 0 and at most 20"):
         DecodingConfig(hotwords={"foo": boost})
+
+
+def test_missing_export_says_how_to_make_it(capsys, tiny_bundle, tmp_path):
+    """--backend onnx where only the bundle (and the int8 graph) exist: export is what is missing."""
+    clip = SAMPLES / "goforward.wav"
+    code, out, err = _run(capsys, "transcribe", "--backend", "onnx", clip)
+    assert code == 3 and out == "" and "reinstall" not in err and len(err.splitlines()) == 1
+    assert "speechlstm-en.streaming.onnx" in err and "create it with speechlstm export" in err
+    assert "or use --backend onnx-int8 (speechlstm-en.streaming.int8.onnx is there)" in err
+    bundle = tmp_path / "m.safetensors"
+    shutil.copy(tiny_bundle, bundle)
+    code, out, err = _run(capsys, "transcribe", "--backend", "onnx-int8", "--model", bundle, clip)
+    assert code == 3 and err.strip().endswith(f"(create it with speechlstm export --int8 --model {bundle})")
+
+
+def test_info_takes_model_and_exported_graphs(capsys, tmp_path):
+    from speechlstm.bundle import DEFAULT_BUNDLE
+
+    graph = DEFAULT_BUNDLE.with_name("speechlstm-en.streaming.int8.onnx")
+    (tmp_path / "graphs").mkdir()
+    (tmp_path / "graphs" / graph.name).symlink_to(graph)
+    cards = {}
+    for argv in ([], ["--model", DEFAULT_BUNDLE], [graph], ["--model", tmp_path / "graphs"]):
+        code, out, err = _run(capsys, "info", *argv)
+        assert code == 0 and err == "", err
+        cards[len(cards)] = {key: value.strip() for key, value in (line.split(":", 1) for line in out.splitlines())}
+    assert cards[0] == cards[1]
+    assert cards[0]["dev WER"].startswith("33.96 % offline, 34.81 % streaming (phone head, lexicon beam search")
+    for card in cards[2], cards[3]:
+        assert card["architecture"] == cards[0]["architecture"] and card["parameters"].startswith("in the ONNX graph")
+        assert card["file size"] == f"{graph.stat().st_size / 1e6:.1f} MB"
