@@ -123,6 +123,8 @@ FILE_CASES = [
     FileCase("missing.wav", lambda: None, "no such file"),
     FileCase("rate_1hz_header.wav", lambda: _with_header_rate(1), "implausible sample rate 1 Hz"),
     FileCase("rate8k.wav", lambda: _wav_bytes(_noise(1.0, 8000), 8000), duration=1.0),
+    FileCase("rate4k.wav", lambda: _wav_bytes(_noise(1.0, 4000), 4000), duration=1.0,
+             warning="sampled at 4000 Hz: it lacks the sounds above 2 kHz that speech"),
     FileCase("rate22050.wav", lambda: _wav_bytes(_noise(1.0, 22050), 22050), duration=1.0),
     FileCase("rate44100.flac", lambda: _wav_bytes(_noise(1.0, 44100), 44100, fmt="FLAC"), duration=1.0),
     FileCase("rate48k.wav", lambda: _wav_bytes(_noise(1.0, 48000), 48000), duration=1.0),
