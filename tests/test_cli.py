@@ -513,3 +513,18 @@ def test_info_takes_model_and_exported_graphs(capsys, tmp_path):
     for card in cards[2], cards[3]:
         assert card["architecture"] == cards[0]["architecture"] and card["parameters"].startswith("in the ONNX graph")
         assert card["file size"] == f"{graph.stat().st_size / 1e6:.1f} MB"
+
+
+@pytest.mark.parametrize("command", ["transcribe", "train", "eval", "export", "info", "live", "serve", "build-lm",
+                                     "build-lexicon"])
+def test_help_texts_are_plain_and_say_each_default_once(capsys, command):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert exit_info.value.code == 0
+    assert "``" not in text and ":func:" not in text, "reStructuredText in --help"
+    assert "(default: None)" not in text and "(default: )" not in text
+    options = re.split(r" (?=--?[a-z])", text.split("options:", 1)[1])
+    assert not [option for option in options if option.count("(default: ") > 1]
+    if command == "eval":
+        assert "manifest TSV manifest" in text and "--mode {offline,streaming,both} which" in text
