@@ -528,3 +528,13 @@ def test_help_texts_are_plain_and_say_each_default_once(capsys, command):
     assert not [option for option in options if option.count("(default: ") > 1]
     if command == "eval":
         assert "manifest TSV manifest" in text and "--mode {offline,streaming,both} which" in text
+
+
+def test_tsv_escapes_tabs_and_newlines_in_file_names(capsys, tiny_bundle, inputs, tmp_path):
+    odd = tmp_path / "a\tb\nc\\d.wav"
+    shutil.copy(inputs / "good.wav", odd)
+    code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--format", "tsv", odd, inputs / "good.wav")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 2 and all(line.count("\t") == 1 for line in lines)
+    assert lines[0].split("\t")[0] == f"{tmp_path}/a\\tb\\nc\\\\d.wav"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..config import HotwordError
 from ..io.audio import STDIN, audio_duration
-from ..io.formats import ALL, EXTENSIONS, FORMATS, to_json_line, to_srt, to_vtt
+from ..io.formats import ALL, EXTENSIONS, FORMATS, to_json_line, to_srt, to_tsv_line, to_vtt
 from ..progress import BatchProgress
 from .common import (EXIT_INPUT, EXIT_OUTPUT, EXIT_USAGE, CliError, make_folder, output_file, positive_int,
                      print_result, write_output, add_model_options, recognizer_config, show_warnings, to_stderr)
@@ -46,7 +46,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                              "the text); ignored, with a warning, in offline mode")
     parser.add_argument("--format", choices=(*FORMATS, "all", "parquet"), default=None,
                         help="text (default; json with --resume or --ray): the transcript, one line per input "
-                             "(empty for a file that failed), whether one input or many; tsv: PATH<TAB>TEXT per input; json: one object per "
+                             "(empty for a file that failed), whether one input or many; tsv: PATH<TAB>TEXT per input (a backslash, tab or newline in PATH written "
+                             "\\\\, \\t, \\n); json: one object per "
                              "input per line (path, text, duration, words; path and error for a file that "
                              "failed with --resume or --ray); srt or vtt: subtitles; all: txt, json, srt and "
                              "vtt files (needs --output-dir); parquet: with --ray, Parquet shards and file")
@@ -110,7 +111,7 @@ def _render(fmt: str, transcript) -> str:
     if fmt == "vtt":
         return to_vtt(transcript.result.words)
     if fmt == "tsv":
-        return f"{transcript.path}\t{transcript.text}\n"
+        return to_tsv_line(transcript.path, transcript.text)
     return transcript.text + "\n"
 
 
