@@ -538,3 +538,17 @@ def test_tsv_escapes_tabs_and_newlines_in_file_names(capsys, tiny_bundle, inputs
     lines = out.splitlines()
     assert len(lines) == 2 and all(line.count("\t") == 1 for line in lines)
     assert lines[0].split("\t")[0] == f"{tmp_path}/a\\tb\\nc\\\\d.wav"
+
+
+def test_eval_ids_of_absolute_paths_stay_inside(capsys, tiny_bundle, inputs, tmp_path):
+    """Ids are paths relative to the manifest's folder, or to the audio's common folder where
+    the manifest lists paths elsewhere (absolute ones), never ../../..."""
+    from speechlstm.evaluate import utterance_ids
+    from speechlstm.io.manifest import read_manifest
+
+    (tmp_path / "lists").mkdir()
+    manifest = tmp_path / "lists" / "m.tsv"
+    manifest.write_text(f"path\ttext\n{inputs / 'good.wav'}\thi\n{inputs / 'rate8k.flac'}\tho\n")
+    assert utterance_ids(read_manifest(manifest, columns=("path", "text")), manifest) == ["good", "rate8k"]
+    manifest.write_text("path\ttext\na/x.wav\thi\nb/y.wav\tho\n")
+    assert utterance_ids(read_manifest(manifest, columns=("path", "text")), manifest) == ["a/x", "b/y"]
