@@ -71,7 +71,8 @@ def test_manifests_and_folders(capsys, tiny_bundle, tmp_path):
     (("--ray", "local", "CLIP"), 2, "--ray needs -o"),
     (("--ray", "local", "--resume", "--format", "parquet", "-o", "OUT", "CLIP"), 2, "does not go with --resume"),
 ], ids=["resume-without-output", "parquet-without-ray", "stdin-with-jobs", "resume-tsv", "no-inputs",
-        "missing-manifest", "audio-as-manifest", "tsv-without-path", "foreign-log", "ray-without-output", "ray-resume-parquet"])
+        "missing-manifest", "audio-as-manifest", "tsv-without-path", "foreign-log", "ray-without-output",
+        "ray-resume-parquet"])
 def test_batch_usage_errors_are_one_line(capsys, tiny_bundle, tmp_path, argv, code, fragment):
     names = {"CLIP": CLIPS[0], "OUT": tmp_path / "out.jsonl", "MISSING": tmp_path / "missing.txt",
              "NO_PATH_COLUMN": tmp_path / "files.tsv"}

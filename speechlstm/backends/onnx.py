@@ -32,7 +32,8 @@ class OnnxBackend:
 
     def __init__(self, paths: dict[str, Path], threads: int = 0, preload: str = "streaming") -> None:
         if not paths["streaming"].is_file():
-            raise BundleError(f"exported model not found: {paths['streaming']}{_missing_graph_hint(paths['streaming'])}")
+            missing = paths["streaming"]
+            raise BundleError(f"exported model not found: {missing}{_missing_graph_hint(missing)}")
         self.paths = {graph: path for graph, path in paths.items() if path.is_file()}
         self.threads = threads
         self._sessions: dict[str, Any] = {}

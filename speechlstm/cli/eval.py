@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from ..io.audio import AudioError
-from .common import (EXIT_INPUT, EXIT_OUTPUT, EXIT_USAGE, CliError, check_writable, make_folder, positive_int, write_output,
-                     add_model_options, recognizer_from_args)
+from .common import (EXIT_INPUT, EXIT_OUTPUT, EXIT_USAGE, CliError, check_writable, make_folder, positive_int,
+                     write_output, add_model_options, recognizer_from_args)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:

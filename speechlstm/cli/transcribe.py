@@ -46,9 +46,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                              "the text); ignored, with a warning, in offline mode")
     parser.add_argument("--format", choices=(*FORMATS, "all", "parquet"), default=None,
                         help="text (default; json with --resume or --ray): the transcript, one line per input "
-                             "(empty for a file that failed), whether one input or many; tsv: PATH<TAB>TEXT per input (a backslash, tab or newline in PATH written "
-                             "\\\\, \\t, \\n); json: one object per "
-                             "input per line (path, text, duration, words; path and error for a file that "
+                             "(empty for a file that failed), whether one input or many; tsv: PATH<TAB>TEXT per "
+                             "input (a backslash, tab or newline in PATH written \\\\, \\t, \\n); json: one "
+                             "object per input per line (path, text, duration, words; path and error for a file that "
                              "failed with --resume or --ray); srt or vtt: subtitles; all: txt, json, srt and "
                              "vtt files (needs --output-dir); parquet: with --ray, Parquet shards and file")
     output = parser.add_mutually_exclusive_group()
