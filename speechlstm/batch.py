@@ -63,7 +63,8 @@ def read_path_list(path: Path) -> list[Input]:
     (paths relative to the manifest's folder, as in ``speechlstm eval`` and training; a
     ``duration`` column is used when present), or a plain list with one path a line (relative
     paths are relative to the list's folder too, so a list works from any current directory;
-    blank lines and lines starting with ``#`` are skipped)."""
+    blank lines and lines starting with ``#`` are skipped). A list that cannot be read is a
+    :class:`BatchError`, one that is malformed a :class:`~speechlstm.io.manifest.ManifestError`."""
     from .io.manifest import ManifestError, read_manifest
 
     try:
@@ -73,12 +74,9 @@ def read_path_list(path: Path) -> list[Input]:
         raise BatchError(f"cannot read manifest {path}: {error.strerror or error}") from None
     first = next((line for line in lines if line.strip()), "")
     if "\t" in first or first.strip() == "path":
-        try:
-            return [Input(row.path, row.duration or None) for row in read_manifest(path, columns=("path",))]
-        except ManifestError as error:
-            raise BatchError(str(error)) from None
+        return [Input(row.path, row.duration or None) for row in read_manifest(path, columns=("path",))]
     if any("\0" in line for line in lines):
-        raise BatchError(f"{path}: not a manifest (a TSV file with a path column, or one path a line)")
+        raise ManifestError(f"{path}: not a manifest (a TSV file with a path column, or one path a line)")
     return [Input(path.parent / line.strip()) for line in lines if line.strip() and not line.startswith("#")]
 
 

@@ -8,13 +8,17 @@ typed (:mod:`speechlstm.config`); the torch model is built from it in :mod:`spee
 Header versions: 2 (written now) stores the complete model config and, for trained models, the
 training config (``train``); 1 (bundles and ONNX files written before) lacked ``train`` and, in
 the oldest files, ``phone_vocab_size``. Both load; :func:`upgrade_header` turns a version-1
-header into a version-2 one.
+header into a version-2 one. A bundle file's header also holds ``weights_sha256``
+(:func:`weights_checksum`), so that damaged weights, which would still load, are refused; files
+written before it load with a warning.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -130,6 +134,19 @@ def make_header(frontend: FrontendConfig, model: ModelConfig, vocabulary: Sequen
             "vocabulary": list(vocabulary), "info": dict(info), "train": dict(train or {})}
 
 
+CHECKSUM_KEY = "weights_sha256"
+
+
+def weights_checksum(tensors: Mapping[str, np.ndarray]) -> str:
+    """SHA-256 of every tensor's name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        array = np.ascontiguousarray(tensors[name])
+        digest.update(f"{name}:{array.dtype.str}:{array.shape}\n".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
 def write_bundle(path: str | Path, tensors: Mapping[str, np.ndarray], frontend: FrontendConfig, model: ModelConfig,
                  info: Mapping | None = None, train: Mapping | None = None, dtype: Any = np.float16) -> Path:
     """Write weights (numpy arrays, stored as ``dtype``; the normalization statistics stay float32)
@@ -139,7 +156,7 @@ def write_bundle(path: str | Path, tensors: Mapping[str, np.ndarray], frontend: 
     path = Path(path)
     arrays = {name: np.asarray(value).astype(np.float32 if name.startswith("feat_") else dtype)
               for name, value in tensors.items()}
-    header = make_header(frontend, model, VOCABULARY, info or {}, train)
+    header = {**make_header(frontend, model, VOCABULARY, info or {}, train), CHECKSUM_KEY: weights_checksum(arrays)}
     with atomic_path(path) as temporary:
         save_file(arrays, str(temporary), metadata={"speechlstm": json.dumps(header)})
     return path
@@ -176,7 +193,19 @@ def load_bundle(path: str | Path | None = None) -> Bundle:
         header = json.loads(raw)
     except json.JSONDecodeError as error:
         raise BundleError(f"{path}: malformed bundle header ({error})") from None
-    return bundle_from_header(header, tensors, path)
+    bundle = bundle_from_header(header, tensors, path)
+    _check_weights(header, tensors, path)
+    return bundle
+
+
+def _check_weights(header: Mapping, tensors: Mapping[str, np.ndarray], path: Path) -> None:
+    """Refuse weights that differ from those the bundle was written with (a damaged file)."""
+    expected = header.get(CHECKSUM_KEY)
+    if expected is None:
+        warnings.warn(f"{path}: no checksum of the weights in the bundle header (written by an older "
+                      "speechlstm), so damage to them cannot be detected")
+    elif expected != weights_checksum(tensors):
+        raise BundleError(f"{path}: the weights do not match the checksum in the bundle header (a damaged file?)")
 
 
 def bundle_from_header(header: dict, tensors: dict[str, np.ndarray], path: str | Path,
@@ -254,17 +283,34 @@ def _validate(bundle: Bundle, path: Path, weights: bool) -> None:
             raise BundleError(f"{path}: tensor {name!r} has shape {bundle.tensors[name].shape}, expected {shape}")
 
 
+def _card_source(path: str | Path | None) -> tuple[Bundle, str, list[Path]]:
+    """The bundle a model card describes, its name and its files: a bundle file, or exported ONNX
+    graphs (a graph or a folder of them; their header, no tensors)."""
+    from .backends import resolve_backend
+    from .backends.exported import EXPORTED
+
+    path = Path(path) if path is not None else DEFAULT_BUNDLE
+    graphs = path.is_dir() and not any(path.glob("*.safetensors")) and any(path.glob("*.onnx"))
+    if not (graphs or path.suffix == ".onnx"):
+        bundle = load_bundle(path)
+        return bundle, path.stem, [path]
+    from .backends.onnx import load_onnx
+
+    bundle, backend = load_onnx(path, int8=resolve_backend("auto", path) == "onnx-int8", threads=1)
+    return bundle, EXPORTED.match(backend.paths["streaming"].name)["stem"], list(backend.paths.values())
+
+
 def model_card(path: str | Path | None = None) -> dict[str, str]:
-    """The essentials of a bundle (default: the shipped model), as ``speechlstm info`` prints them:
-    from its header, tensor shapes and training info; dev WER where the trainer recorded it."""
-    bundle = load_bundle(path)
-    source = Path(bundle.source)
+    """The essentials of a bundle (default: the shipped model) or of exported graphs, as
+    ``speechlstm info`` prints them: from the header, tensor shapes and training info; the dev
+    WER measured for a shipped model or recorded by the trainer."""
+    bundle, name, files = _card_source(path)
     model, info, frontend = bundle.model, bundle.info, bundle.frontend
-    language = re.search(r"-([a-z]{2,3})$", source.stem)
+    language = re.search(r"-([a-z]{2,3})$", name)
     weights = [t for name, t in bundle.tensors.items() if not name.startswith("feat_")]
     window = frontend.win_length / frontend.sample_rate
     card = {
-        "model": f"{source.stem} ({source})",
+        "model": f"{name} ({', '.join(map(str, files))})",
         "training step": str(info.get("step", "not recorded")),
         "languages": info.get("language") or (f"{language.group(1)} (from the file name)" if language
                                               else "not recorded"),
@@ -274,9 +320,10 @@ def model_card(path: str | Path | None = None) -> dict[str, str]:
                        "decoded through lexicon.txt.gz and the LM" if model.phone_vocab_size else "none"),
         "architecture": f"{model.layers} BiLSTM layers x {model.hidden} units per direction, "
                         f"{model.stack} frames stacked into {1000 * bundle.frame_shift:.0f} ms steps",
-        "parameters": f"{sum(int(np.prod(t.shape)) for t in weights) / 1e6:.2f} M "
-                      f"({weights[0].dtype if weights else 'no'} weights)",
-        "file size": f"{source.stat().st_size / 1e6:.1f} MB",
+        "parameters": (f"{sum(int(np.prod(t.shape)) for t in weights) / 1e6:.2f} M "
+                       f"({weights[0].dtype if weights else 'no'} weights)" if bundle.tensors
+                       else "in the ONNX graphs (the bundle they were exported from counts them)"),
+        "file size": f"{sum(file.stat().st_size for file in files) / 1e6:.1f} MB",
         "audio": f"{frontend.sample_rate} Hz mono, {frontend.n_mels} log-mel bins, "
                  f"{1000 * window:.0f} ms window, {1000 * frontend.hop_length / frontend.sample_rate:.0f} ms hop",
         "streaming latency": f"chunk {1000 * bundle.chunk_seconds:.0f} ms + right context "
@@ -287,6 +334,6 @@ def model_card(path: str | Path | None = None) -> dict[str, str]:
                          + (f" from {len(info['manifests'])} manifests" if info.get("manifests") else ""),
     }
     wer = {mode: info[f"{mode}_wer"] for mode in ("offline", "streaming") if f"{mode}_wer" in info}
-    card["dev WER"] = (", ".join(f"{100 * value:.1f} % {mode} (greedy)" for mode, value in wer.items())
-                       if wer else "not recorded in the bundle (see the model's README)")
+    greedy = ", ".join(f"{100 * value:.1f} % {mode} (greedy)" for mode, value in wer.items())
+    card["dev WER"] = info.get("dev_wer") or greedy or "not recorded in the bundle (see the model's README)"
     return card

@@ -20,9 +20,13 @@ from .recognizer import Recognizer
 from .scoring import score
 
 
-def utterance_id(row: Utterance, manifest: Path) -> str:
-    """The audio path relative to the manifest's folder, without its extension."""
-    return os.path.splitext(os.path.relpath(row.path, manifest.parent))[0]
+def utterance_ids(rows: list[Utterance], manifest: Path) -> list[str]:
+    """Each utterance's audio path without its extension, relative to the manifest's folder, or,
+    where a path lies outside it (an absolute one), to the folder all the audio shares."""
+    folder = manifest.parent
+    if any(os.path.relpath(row.path, folder).split(os.sep)[0] == os.pardir for row in rows):
+        folder = Path(os.path.commonpath([os.path.abspath(row.path.parent) for row in rows]))
+    return [os.path.splitext(os.path.relpath(os.path.abspath(row.path), os.path.abspath(folder)))[0] for row in rows]
 
 
 def evaluate_manifest(recognizer: Recognizer, manifest: str | Path, modes: tuple[str, ...] = ("offline", "streaming"),
@@ -33,7 +37,7 @@ def evaluate_manifest(recognizer: Recognizer, manifest: str | Path, modes: tuple
     """
     manifest = Path(manifest)
     rows = read_manifest(manifest, columns=("path", "text"))[:limit]
-    ids = [utterance_id(row, manifest) for row in rows]
+    ids = utterance_ids(rows, manifest)
     failed: set[int] = set()
     figures = {}
     for mode in modes:

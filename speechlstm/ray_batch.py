@@ -92,9 +92,9 @@ def transcribe_on_ray(config: RecognizerConfig, paths: Sequence[str], address: s
     """Transcribe ``paths`` on the Ray at ``address`` (:func:`connect`) with ``workers`` actors (0: one
     per CPU of the cluster), write the shards into the folder ``shards`` (replacing what it held)
     and return every file's row (index, path, text, duration, words, error, warnings) in input order."""
+    connect(address, workers)  # first: it says in one line when Ray is missing
     import ray
 
-    connect(address, workers)
     try:
         run_dataset(config, paths, workers, shards, fmt)
     finally:

@@ -66,14 +66,18 @@ def test_manifests_and_folders(capsys, tiny_bundle, tmp_path):
     (("--resume", "--format", "tsv", "-o", "OUT", "CLIP"), 2, "does not go with --resume"),
     ((), 2, "no input files"),
     (("--manifest", "MISSING"), 1, "cannot read manifest"),
-    (("--manifest", "CLIP"), 1, "not a manifest"),
+    (("--manifest", "CLIP"), 2, "not a manifest"),
+    (("--manifest", "NO_PATH_COLUMN"), 2, "no path column"),
     (("--resume", "-o", "CLIP", "CLIP"), 4, "not a record of an earlier run"),
     (("--ray", "local", "CLIP"), 2, "--ray needs -o"),
     (("--ray", "local", "--resume", "--format", "parquet", "-o", "OUT", "CLIP"), 2, "does not go with --resume"),
 ], ids=["resume-without-output", "parquet-without-ray", "stdin-with-jobs", "resume-tsv", "no-inputs",
-        "missing-manifest", "audio-as-manifest", "foreign-log", "ray-without-output", "ray-resume-parquet"])
+        "missing-manifest", "audio-as-manifest", "tsv-without-path", "foreign-log", "ray-without-output",
+        "ray-resume-parquet"])
 def test_batch_usage_errors_are_one_line(capsys, tiny_bundle, tmp_path, argv, code, fragment):
-    names = {"CLIP": CLIPS[0], "OUT": tmp_path / "out.jsonl", "MISSING": tmp_path / "missing.txt"}
+    names = {"CLIP": CLIPS[0], "OUT": tmp_path / "out.jsonl", "MISSING": tmp_path / "missing.txt",
+             "NO_PATH_COLUMN": tmp_path / "files.tsv"}
+    names["NO_PATH_COLUMN"].write_text("file\ttext\na.wav\thi\n")
     before = CLIPS[0].read_bytes()
     result = _run(capsys, "transcribe", "--model", tiny_bundle, *[names.get(a, a) for a in argv])
     assert result[0] == code and result[1] == ""

@@ -55,7 +55,7 @@ def test_readable_inputs_transcribe(capsys, tiny_bundle, inputs, name):
 def test_bad_inputs_give_one_line_errors(capsys, tiny_bundle, inputs, name, reason):
     code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, inputs / name)
     assert code == 1
-    assert out == ""
+    assert out == "\n"
     assert len(err.strip().splitlines()) == 1 and reason in err and name in err
 
 
@@ -165,6 +165,19 @@ def test_text_format_is_one_line_per_input(capsys, tiny_bundle, inputs):
     assert "\t" not in one and two == one * 2 and one.endswith("\n") and one.count("\n") == 1
     tsv = _run(capsys, "transcribe", "--model", tiny_bundle, "--format", "tsv", inputs / "good.wav")[1]
     assert tsv == f"{inputs / 'good.wav'}\t{one}"
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_failed_file_keeps_its_line_in_text_output(capsys, tiny_bundle, inputs, tmp_path, jobs):
+    """Line N of plain text is input N's transcript, whichever inputs fail (an empty line for those)."""
+    one = _run(capsys, "transcribe", "--model", tiny_bundle, inputs / "good.wav")[1]
+    argv = ["transcribe", "--model", tiny_bundle, "--jobs", jobs, inputs / "good.wav", inputs / "empty.wav",
+            inputs / "missing.wav", inputs / "good.wav"]
+    code, out, err = _run(capsys, *argv)
+    assert code == 1 and out == one + "\n\n" + one
+    assert "empty.wav" in err and "missing.wav" in err
+    code, out, _ = _run(capsys, *argv, "-o", tmp_path / "out.txt")
+    assert code == 1 and out == "" and (tmp_path / "out.txt").read_text() == one + "\n\n" + one
 
 
 def test_standard_input_among_files(capsys, tiny_bundle, inputs, monkeypatch):
@@ -373,7 +386,7 @@ def test_eval_bad_manifest_is_one_line(capsys, tiny_bundle, inputs, tmp_path, co
         path = tmp_path / "m.tsv"
         path.write_text(content)
     code, out, err = _run(capsys, "eval", path, "--model", tiny_bundle)
-    assert code == 1 and out == ""
+    assert code == 2 and out == ""  # a usage error, as a malformed argument is
     assert err.startswith("speechlstm: error: ") and fragment in err and len(err.splitlines()) == 1
 
 
@@ -528,3 +541,122 @@ def test_raw_pcm_json_and_interrupt(capsys, tiny_bundle, monkeypatch):
 def test_raw_usage_errors(capsys, tiny_bundle, argv, fragment):
     code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, *argv)
     assert code == 2 and out == "" and err.startswith("speechlstm: error: ") and fragment in err, err
+
+
+def test_ray_without_ray_is_one_line(capsys, tiny_bundle, inputs, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError, as where it is not installed
+    code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--ray", "local", "-o", tmp_path / "o.jsonl",
+                          inputs / "good.wav")
+    assert code == 2 and out == ""
+    assert err.strip() == "speechlstm: error: --ray needs Ray Data: pip install 'speechlstm[ray]'"
+
+
+@pytest.mark.parametrize("spec,fragment", [
+    ("foo:inf", "boost inf must be a number greater than 0 and at most 20"),
+    ("foo:nan", "boost nan must be a number greater than 0 and at most 20"),
+    ("foo:1e9", "boost 1e+09 must be a number greater than 0 and at most 20"),
+    ("foo:-3", "boost -3 must be a number greater than 0 and at most 20"),
+    ("12:30", "hotword '12': boost 30 must be"),
+    ("foo:", "expected PHRASE or PHRASE:BOOST"),
+    ("a:b:5", "expected PHRASE or PHRASE:BOOST"),
+])
+def test_hotword_boosts_are_bounded(capsys, tiny_bundle, inputs, spec, fragment):
+    code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--hotword", spec, inputs / "good.wav")
+    assert code == 2 and out == "" and len(err.splitlines()) == 1, err
+    assert fragment in err and "'\\:'" in err
+
+
+def test_hotword_phrases_may_hold_an_escaped_colon(tmp_path):
+    from speechlstm.cli import build_parser
+    from speechlstm.cli.common import decoder_options
+
+    listing = tmp_path / "hotwords.txt"
+    listing.write_text("meet at 12\\:30:5\nback\\\\slash\n")
+    args = build_parser().parse_args(["transcribe", "--hotword", "ratio 1\\:2", "--hotwords-file", str(listing)])
+    assert decoder_options(args)["hotwords"] == (("ratio 1:2", 8.0), ("meet at 12:30", 5.0), ("back\\slash", 8.0))
+
+
+def test_hotwords_file_that_is_not_utf8_is_one_line(capsys, tiny_bundle, inputs, tmp_path):
+    listing = tmp_path / "hotwords.txt"
+    listing.write_bytes(b"caf\xe9:5\n")
+    code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--hotwords-file", listing, inputs / "good.wav")
+    assert code == 2 and out == ""
+    assert err == f"speechlstm: error: hotwords file {listing} is not UTF-8 text (byte 0xe9 on line 1)\n"
+
+
+@pytest.mark.parametrize("boost", [float("nan"), float("inf"), 1e9, 0.0, -1.0])
+def test_api_refuses_unbounded_hotword_boosts(boost):
+    from speechlstm.config import DecodingConfig, HotwordError
+
+    with pytest.raises(HotwordError, match="must be a number greater than 0 and at most 20"):
+        DecodingConfig(hotwords={"foo": boost})
+
+
+def test_missing_export_says_how_to_make_it(capsys, tiny_bundle, tmp_path):
+    """--backend onnx where only the bundle (and the int8 graph) exist: export is what is missing."""
+    clip = SAMPLES / "goforward.wav"
+    code, out, err = _run(capsys, "transcribe", "--backend", "onnx", clip)
+    assert code == 3 and out == "" and "reinstall" not in err and len(err.splitlines()) == 1
+    assert "speechlstm-en.streaming.onnx" in err and "create it with speechlstm export" in err
+    assert "or use --backend onnx-int8 (speechlstm-en.streaming.int8.onnx is there)" in err
+    bundle = tmp_path / "m.safetensors"
+    shutil.copy(tiny_bundle, bundle)
+    code, out, err = _run(capsys, "transcribe", "--backend", "onnx-int8", "--model", bundle, clip)
+    assert code == 3 and err.strip().endswith(f"(create it with speechlstm export --int8 --model {bundle})")
+
+
+def test_info_takes_model_and_exported_graphs(capsys, tmp_path):
+    from speechlstm.bundle import DEFAULT_BUNDLE
+
+    graph = DEFAULT_BUNDLE.with_name("speechlstm-en.streaming.int8.onnx")
+    (tmp_path / "graphs").mkdir()
+    (tmp_path / "graphs" / graph.name).symlink_to(graph)
+    cards = {}
+    for argv in ([], ["--model", DEFAULT_BUNDLE], [graph], ["--model", tmp_path / "graphs"]):
+        code, out, err = _run(capsys, "info", *argv)
+        assert code == 0 and err == "", err
+        cards[len(cards)] = {key: value.strip() for key, value in (line.split(":", 1) for line in out.splitlines())}
+    assert cards[0] == cards[1]
+    assert cards[0]["dev WER"].startswith("33.96 % offline, 34.81 % streaming (phone head, lexicon beam search")
+    for card in cards[2], cards[3]:
+        assert card["architecture"] == cards[0]["architecture"] and card["parameters"].startswith("in the ONNX graph")
+        assert card["file size"] == f"{graph.stat().st_size / 1e6:.1f} MB"
+
+
+@pytest.mark.parametrize("command", ["transcribe", "train", "eval", "export", "info", "live", "serve", "build-lm",
+                                     "build-lexicon"])
+def test_help_texts_are_plain_and_say_each_default_once(capsys, command):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert exit_info.value.code == 0
+    assert "``" not in text and ":func:" not in text, "reStructuredText in --help"
+    assert "(default: None)" not in text and "(default: )" not in text
+    options = re.split(r" (?=--?[a-z])", text.split("options:", 1)[1])
+    assert not [option for option in options if option.count("(default: ") > 1]
+    if command == "eval":
+        assert "manifest TSV manifest" in text and "--mode {offline,streaming,both} which" in text
+
+
+def test_tsv_escapes_tabs_and_newlines_in_file_names(capsys, tiny_bundle, inputs, tmp_path):
+    odd = tmp_path / "a\tb\nc\\d.wav"
+    shutil.copy(inputs / "good.wav", odd)
+    code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--format", "tsv", odd, inputs / "good.wav")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 2 and all(line.count("\t") == 1 for line in lines)
+    assert lines[0].split("\t")[0] == f"{tmp_path}/a\\tb\\nc\\\\d.wav"
+
+
+def test_eval_ids_of_absolute_paths_stay_inside(capsys, tiny_bundle, inputs, tmp_path):
+    """Ids are paths relative to the manifest's folder, or to the audio's common folder where
+    the manifest lists paths elsewhere (absolute ones), never ../../..."""
+    from speechlstm.evaluate import utterance_ids
+    from speechlstm.io.manifest import read_manifest
+
+    (tmp_path / "lists").mkdir()
+    manifest = tmp_path / "lists" / "m.tsv"
+    manifest.write_text(f"path\ttext\n{inputs / 'good.wav'}\thi\n{inputs / 'rate8k.flac'}\tho\n")
+    assert utterance_ids(read_manifest(manifest, columns=("path", "text")), manifest) == ["good", "rate8k"]
+    manifest.write_text("path\ttext\na/x.wav\thi\nb/y.wav\tho\n")
+    assert utterance_ids(read_manifest(manifest, columns=("path", "text")), manifest) == ["a/x", "b/y"]

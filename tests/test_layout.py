@@ -80,3 +80,13 @@ def test_the_cli_has_no_import_cycles():
             continue
         commands = {f"speechlstm.cli.{p.stem}" for p in cli.glob("*.py")} - {"speechlstm.cli.common"}
         assert not (_package_imports(path) & (commands | {"speechlstm.cli"})), path.name
+
+
+def test_readme_says_cpu_torch_before_the_command_that_installs_torch():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme.index("--index-url https://download.pytorch.org/whl/cpu") < readme.index("pip install -e '.[test]'")
+
+
+def test_the_readme_venv_is_ignored_by_git():
+    patterns = (ROOT / ".gitignore").read_text(encoding="utf-8").split()
+    assert ".venv/" in patterns or ".venv" in patterns

@@ -12,6 +12,8 @@ import os
 import pickle
 import re
 import stat
+import subprocess
+import sys
 import time
 import tracemalloc
 import warnings
@@ -29,7 +31,7 @@ from safetensors.numpy import save_file
 
 import speechlstm.recognizer as recognizer_module
 from speechlstm import AudioError, Recognizer, StreamError
-from speechlstm.bundle import BundleError
+from speechlstm.bundle import BundleError, weights_checksum
 from speechlstm.cli import main
 from speechlstm.frontend import LogMel, StreamingLogMel
 from speechlstm.io.atomic import atomic_write
@@ -122,6 +124,8 @@ FILE_CASES = [
     FileCase("missing.wav", lambda: None, "no such file"),
     FileCase("rate_1hz_header.wav", lambda: _with_header_rate(1), "implausible sample rate 1 Hz"),
     FileCase("rate8k.wav", lambda: _wav_bytes(_noise(1.0, 8000), 8000), duration=1.0),
+    FileCase("rate4k.wav", lambda: _wav_bytes(_noise(1.0, 4000), 4000), duration=1.0,
+             warning="sampled at 4000 Hz: it lacks the sounds above 2 kHz that speech"),
     FileCase("rate22050.wav", lambda: _wav_bytes(_noise(1.0, 22050), 22050), duration=1.0),
     FileCase("rate44100.flac", lambda: _wav_bytes(_noise(1.0, 44100), 44100, fmt="FLAC"), duration=1.0),
     FileCase("rate48k.wav", lambda: _wav_bytes(_noise(1.0, 48000), 48000), duration=1.0),
@@ -276,6 +280,71 @@ def test_output_errors_exit_4(capsys, tiny_bundle, files, tmp_path, target, frag
     assert not [p for p in tmp_path.rglob("*.tmp")]
 
 
+def _special_output(kind: str, folder: Path) -> Path:
+    """An -o target that is not a plain file in a plain folder."""
+    path = folder / kind
+    if kind in ("full_device", "null_device"):
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 7 if kind == "full_device" else 3))
+    elif kind == "symlink":
+        (folder / "target.txt").write_text("previous run\n")
+        path.symlink_to("target.txt")
+    elif kind == "stdout_link":
+        path.symlink_to("/proc/self/fd/1")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    return path
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making device nodes needs root")
+@pytest.mark.parametrize("kind", ["full_device", "null_device", "symlink", "fifo"])
+def test_output_to_devices_fifos_and_links_writes_through(capsys, tiny_bundle, files, tmp_path, kind):
+    """Atomic replacement is for regular files: a device, a FIFO (with its reader) and a link's
+    target are written in place; what cannot be written (a full device) is exit 4."""
+    target = _special_output(kind, tmp_path)
+    reader = os.open(target, os.O_RDONLY | os.O_NONBLOCK) if kind == "fifo" else None
+    kind_before = stat.S_IFMT(target.lstat().st_mode)
+    try:
+        code, out, err = _cli(capsys, "transcribe", "--model", tiny_bundle, "--format", "tsv", "-o", target,
+                              files / "silence.wav")
+        received = os.read(reader, 65536) if reader is not None else b""
+    finally:
+        if reader is not None:
+            os.close(reader)
+    assert stat.S_IFMT(target.lstat().st_mode) == kind_before, "the output was replaced by another kind of file"
+    assert _leftovers(tmp_path) == []
+    if kind == "full_device":
+        assert code == 4 and out == ""
+        _assert_one_line_error(err, str(target), "No space left on device")
+        return
+    assert code == 0 and out == "", err
+    if kind == "symlink":
+        assert (tmp_path / "target.txt").read_text().startswith(f"{files / 'silence.wav'}\t")
+    if kind == "fifo":
+        assert received.decode().startswith(f"{files / 'silence.wav'}\t")
+
+
+def test_output_through_a_link_to_standard_output(tiny_bundle, files, tmp_path):
+    """-o /dev/stdout (a link to /proc/self/fd/1) writes into the pipe, not over the link."""
+    link = _special_output("stdout_link", tmp_path)
+    result = subprocess.run([sys.executable, "-m", "speechlstm", "transcribe", "--model", str(tiny_bundle),
+                             "--format", "tsv", "-o", str(link), str(files / "silence.wav")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{files / 'silence.wav'}\t")
+    assert link.is_symlink() and os.readlink(link) == "/proc/self/fd/1"
+
+
+@pytest.mark.parametrize("target", ["a_folder", "missing_folder/out.txt"])
+def test_output_is_checked_before_the_first_file(capsys, tiny_bundle, files, tmp_path, monkeypatch, target):
+    (tmp_path / "a_folder").mkdir()
+    calls = []
+    monkeypatch.setattr(Recognizer, "transcribe_file", lambda self, path: calls.append(path))
+    code, out, err = _cli(capsys, "transcribe", "--model", tiny_bundle, "-o", tmp_path / target,
+                          files / "silence.wav", files / "stereo.wav")
+    assert code == 4 and out == "" and calls == []
+    _assert_one_line_error(err, str(tmp_path / target))
+
+
 # Model bundles ---------------------------------------------------------------------------
 
 class _Exploit:
@@ -296,6 +365,7 @@ def _rewrite(tiny_bundle: Path, target: Path, edit_header=None, edit_tensors=Non
         edit_header(header)
     if edit_tensors:
         edit_tensors(tensors)
+        header["weights_sha256"] = weights_checksum(tensors)  # a file written that way, not a damaged one
     save_file(tensors, str(target), metadata={"speechlstm": json.dumps(header)})
 
 
@@ -327,6 +397,11 @@ def _make_model(kind: str, tiny_bundle: Path, target: Path) -> None:
             {"head.weight": np.zeros((5, 48), np.float32)}))
     elif kind == "directory":
         target.mkdir()
+    elif kind == "corrupted_weights":
+        data = bytearray(tiny_bundle.read_bytes())
+        start = 8 + int.from_bytes(data[:8], "little") + 1000  # past the header, inside the weights
+        data[start:start + 4000] = np.random.default_rng(0).bytes(4000)
+        target.write_bytes(bytes(data))
 
 
 MODEL_CASES = [
@@ -343,6 +418,7 @@ MODEL_CASES = [
     ("bad_vocabulary", "vocabulary (0 tokens)"),
     ("wrong_tensor_shape", "weights do not fit the model config"),
     ("wrong_head_shape", "tensor 'head.weight' has shape"),
+    ("corrupted_weights", "the weights do not match the checksum in the bundle header (a damaged file?)"),
 ]
 
 
@@ -357,6 +433,18 @@ def test_bad_model_files(capsys, tiny_bundle, files, tmp_path, kind, fragment):
     with pytest.raises(BundleError, match=re.escape(fragment)):
         Recognizer.from_bundle(model, backend="torch")
     assert not (tmp_path / "pwned").exists(), "loading a model executed code"
+
+
+def test_bundle_without_a_checksum_loads_with_a_warning(capsys, tiny_bundle, files, tmp_path):
+    """Bundles written before the header held a checksum of the weights still load, with a warning."""
+    old = tmp_path / "old.safetensors"
+    _rewrite(tiny_bundle, old, lambda header: header.pop("weights_sha256"))
+    code, out, err = _cli(capsys, "transcribe", "--model", old, "--backend", "torch", files / "silence.wav")
+    assert code == 0
+    assert err.splitlines() == [f"speechlstm: warning: {old}: no checksum of the weights in the bundle header "
+                                "(written by an older speechlstm), so damage to them cannot be detected"]
+    code, _, err = _cli(capsys, "transcribe", "--model", tiny_bundle, "--backend", "torch", files / "silence.wav")
+    assert code == 0 and err == ""
 
 
 # Arrays and streams through the Python API --------------------------------------------
@@ -543,23 +631,42 @@ def _leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
 
 
-def test_interrupt_keeps_previous_output(capsys, tiny_bundle, files, tmp_path, monkeypatch):
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, RuntimeError])
+def test_interrupt_or_failure_keeps_the_finished_results(capsys, tiny_bundle, files, tmp_path, monkeypatch,
+                                                          failure):
+    """Ctrl-C (or a crash) in the middle of a batch: -o holds the results finished before it, in
+    input order; one that stops before any result leaves the previous file as it was."""
     target = tmp_path / "out.txt"
     target.write_text("previous run\n")
-    calls = []
-    real = Recognizer.transcribe_file
+    monkeypatch.setattr("speechlstm.batch.transcribe_batch", _failing_on(failure, 2))
+    argv = ["transcribe", "--model", tiny_bundle, "--format", "tsv", "-o", target,
+            files / "silence.wav", files / "stereo.wav", files / "pcm_24.wav"]
+    if failure is KeyboardInterrupt:
+        code, _, err = _cli(capsys, *argv)
+        assert code == 130 and "interrupted" in err
+    else:
+        with pytest.raises(RuntimeError):
+            _cli(capsys, *argv)
+    assert [line.split("\t")[0] for line in target.read_text().splitlines()] == [str(files / "silence.wav")]
+    assert _leftovers(tmp_path) == []
+    finished = target.read_text()
+    monkeypatch.setattr("speechlstm.batch.transcribe_batch", _failing_on(failure, 1))
+    if failure is KeyboardInterrupt:
+        assert _cli(capsys, *argv)[0] == 130
+        assert target.read_text() == finished
 
-    def interrupted_on_second(self, path, **options):
-        calls.append(path)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(self, path, **options)
 
-    monkeypatch.setattr(Recognizer, "transcribe_file", interrupted_on_second)
-    code, out, err = _cli(capsys, "transcribe", "--model", tiny_bundle, "-o", target,
-                          files / "silence.wav", files / "stereo.wav", files / "pcm_24.wav")
-    assert code == 130 and "interrupted" in err
-    assert target.read_text() == "previous run\n" and _leftovers(tmp_path) == []
+def _failing_on(failure: type, number: int):
+    """A stand-in for batch.transcribe_batch whose ``number``-th file raises ``failure``."""
+    from speechlstm.batch import transcribe_one
+
+    def outcomes(config, paths, jobs=1, progress=None):
+        recognizer = Recognizer.from_config(config)
+        for index, path in enumerate(paths):
+            if index + 1 == number:
+                raise failure("stopped")
+            yield transcribe_one(recognizer, index, path)
+    return outcomes
 
 
 @pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), KeyboardInterrupt()],

@@ -17,12 +17,14 @@ from .common import EXIT_INPUT, CliError
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "build-lexicon", help="write the pronunciations of an LM's words (for --head phones)",
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        description="Write the pronunciations of an LM's words, for decoding the phone head: each word "
+                    "looked up in a large ARPAbet lexicon, stress removed, a few variants each. A model that "
+                    "ships an LM ships this file beside it (lexicon.txt.gz).")
     parser.add_argument("--lm", type=Path, required=True, help="ARPA LM whose words to spell")
     parser.add_argument("--pronunciations", type=Path, default=Path("../shared/text/lexicon200k.txt.gz"),
-                        help="ARPAbet lexicon to look the words up in (WORD<TAB>PHONES, .gz allowed)")
-    parser.add_argument("--variants", type=int, default=3, help="pronunciations kept per word")
+                        help="ARPAbet lexicon to look the words up in (WORD<TAB>PHONES, .gz allowed; "
+                             "default: %(default)s)")
+    parser.add_argument("--variants", type=int, default=3, help="pronunciations kept per word (default: %(default)s)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="lexicon to write (.gz: compressed)")
     parser.set_defaults(run=run)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import warnings
 from contextlib import contextmanager
@@ -11,9 +12,9 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..backends import BACKENDS
-from ..config import (BEAM_DEFAULTS, DECODERS, DEFAULT_HOTWORD_BOOST, HEAD_CHOICES, DecodingConfig, EndpointConfig,
-                      HotwordError)
-from ..io.atomic import atomic_write
+from ..config import (BEAM_DEFAULTS, DECODERS, DEFAULT_HOTWORD_BOOST, HEAD_CHOICES, MAX_HOTWORD_BOOST, DecodingConfig,
+                      EndpointConfig, HotwordError, hotword_boosts)
+from ..io.atomic import OutputFile
 from ..progress import BatchProgress
 from ..recognizer import RecognizerConfig
 
@@ -133,10 +134,11 @@ def add_decoder_options(parser: argparse.ArgumentParser) -> None:
                             "lexicon.txt.gz beside --model, else the shipped one; hotwords missing from it are "
                             "pronounced by espeak-ng")
     group.add_argument("--hotword", action="append", default=[], metavar="PHRASE[:BOOST]",
-                       help=f"boost a word or phrase during beam search (repeatable; default boost "
-                            f"{DEFAULT_HOTWORD_BOOST:g})")
+                       help=f"boost a word or phrase during beam search (repeatable; boost above 0 and at most "
+                            f"{MAX_HOTWORD_BOOST:g}, default {DEFAULT_HOTWORD_BOOST:g}); a ':' in the phrase is "
+                            "written '\\:' (12\\:30), a backslash '\\\\'")
     group.add_argument("--hotwords-file", type=Path,
-                       help="file with one PHRASE[:BOOST] per line, added to --hotword")
+                       help="UTF-8 file with one PHRASE[:BOOST] per line, added to --hotword")
 
 
 def _tuned(index: int) -> str:
@@ -144,24 +146,42 @@ def _tuned(index: int) -> str:
     return ", ".join(f"{values[index]:g} {kind}" for kind, values in sorted(BEAM_DEFAULTS.items()))
 
 
+_HOTWORD = re.compile(r"((?:[^\\:]|\\.)*)(?::(.*))?", re.DOTALL)
+"""PHRASE[:BOOST], the phrase's own ':' and '\\' written '\\:' and '\\\\' (12\\:30)."""
+
+
 def _parse_hotword(spec: str) -> tuple[str, float]:
-    phrase, colon, boost = spec.rpartition(":")
-    if not colon:
-        return spec.strip(), DEFAULT_HOTWORD_BOOST
+    match = _HOTWORD.fullmatch(spec)
     try:
-        return phrase.strip(), float(boost)
-    except ValueError:
-        raise CliError(f"bad hotword {spec!r}: expected PHRASE or PHRASE:BOOST", EXIT_USAGE) from None
+        phrase = re.sub(r"\\(.)", r"\1", match.group(1)).strip()
+        boost = DEFAULT_HOTWORD_BOOST if match.group(2) is None else float(match.group(2))
+        hotword_boosts([(phrase, boost)])
+    except (AttributeError, ValueError) as error:  # no match, no number, a boost out of bounds
+        problem = error if isinstance(error, HotwordError) else f"bad hotword {spec!r}: expected PHRASE or PHRASE:BOOST"
+        raise CliError(f"{problem} (a ':' in a phrase is written '\\:', as in 12\\:30)", EXIT_USAGE) from None
+    return phrase, boost
+
+
+def _read_hotwords_file(path: Path) -> list[str]:
+    """The non-blank lines of a --hotwords-file."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise CliError(f"cannot read hotwords file {path}: {error.strerror}", EXIT_USAGE) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise CliError(f"hotwords file {path} is not UTF-8 text (byte 0x{data[error.start]:02x} on line {line})",
+                       EXIT_USAGE) from None
+    return [line for line in text.splitlines() if line.strip()]
 
 
 def decoder_options(args: argparse.Namespace) -> dict:
     """RecognizerConfig fields from the decoding options."""
     specs = list(args.hotword)
     if args.hotwords_file:
-        try:
-            specs += [line for line in args.hotwords_file.read_text(encoding="utf-8").splitlines() if line.strip()]
-        except OSError as error:
-            raise CliError(f"cannot read hotwords file {args.hotwords_file}: {error.strerror}", EXIT_USAGE) from None
+        specs += _read_hotwords_file(args.hotwords_file)
     hotwords = tuple(_parse_hotword(spec) for spec in specs)
     if hotwords and args.decoder == "greedy":
         raise CliError("--hotword needs a beam decoder (--decoder beam, lexicon or prefix)", EXIT_USAGE)
@@ -209,11 +229,20 @@ def show_warnings(write: Callable[[str], None]) -> Iterator[None]:
         yield
 
 
-def write_output(path: Path, content: str) -> None:
+@contextmanager
+def output_file(path: Path) -> Iterator[OutputFile]:
+    """An :class:`OutputFile`, opened now (the check that it can be written) and filled by the
+    block; what cannot be written is one line and exit 4."""
     try:
-        atomic_write(path, content)
+        with OutputFile(path) as output:
+            yield output
     except OSError as error:
         raise CliError(f"cannot write {path}: {error.strerror or error}", EXIT_OUTPUT) from None
+
+
+def write_output(path: Path, content: str) -> None:
+    with output_file(path) as output:
+        output.write(content)
 
 
 def check_writable(path: Path) -> None:

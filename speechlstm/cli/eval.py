@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from ..io.audio import AudioError
-from .common import (EXIT_INPUT, EXIT_OUTPUT, CliError, check_writable, make_folder, positive_int, write_output,
-                     add_model_options, recognizer_from_args)
+from .common import (EXIT_INPUT, EXIT_OUTPUT, EXIT_USAGE, CliError, check_writable, make_folder, positive_int,
+                     write_output, add_model_options, recognizer_from_args)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -18,8 +18,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                     "duration optional; paths relative to the manifest) and report WER and CER with "
                     "substitutions, deletions and insertions, offline and streaming. Audio that cannot be "
                     "read is reported and skipped; the rest is scored and the exit code is 1.")
-    parser.add_argument("manifest", type=Path)
-    parser.add_argument("--mode", choices=("offline", "streaming", "both"), default="both")
+    parser.add_argument("manifest", type=Path,
+                        help="TSV manifest: a header with path and text columns (duration optional), one "
+                             "utterance a row, paths relative to the manifest")
+    parser.add_argument("--mode", choices=("offline", "streaming", "both"), default="both",
+                        help="which decoding to score: offline (full BiLSTM over each file), streaming (the "
+                             "chunked model, as live audio is decoded) or both (default)")
     parser.add_argument("--limit", type=positive_int, help="score only the first N utterances")
     add_model_options(parser)
     parser.add_argument("--json", type=Path, help="also write the figures as JSON to this file")
@@ -38,9 +42,9 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"manifest not found: {args.manifest}", EXIT_INPUT)
     try:
         if not read_manifest(args.manifest, columns=("path", "text")):
-            raise CliError(f"{args.manifest}: the manifest lists no utterances", EXIT_INPUT)
+            raise CliError(f"{args.manifest}: the manifest lists no utterances", EXIT_USAGE)
     except ManifestError as error:
-        raise CliError(str(error), EXIT_INPUT) from None
+        raise CliError(str(error), EXIT_USAGE) from None
     if args.json:
         check_writable(args.json)
     if args.out_dir:

@@ -25,14 +25,21 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         description="Print the essentials of a model bundle from its header: languages, vocabulary, "
                     "architecture, parameters, file size, sample rate, streaming latency (chunk and right "
                     "context), training data hours and the dev WER the trainer recorded, if any.")
-    parser.add_argument("model", nargs="?", type=Path, help="model bundle (default: the shipped English model)")
+    parser.add_argument("model", nargs="?", type=Path,
+                        help="model bundle, or exported ONNX graphs (a graph or their folder); default: the "
+                             "shipped English model")
+    parser.add_argument("--model", type=Path, dest="model_option", metavar="MODEL",
+                        help="the same as MODEL, as the other commands spell it")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..bundle import model_card
+    from .common import EXIT_USAGE, CliError
 
-    card = model_card(args.model)
+    if args.model and args.model_option:
+        raise CliError("give the model once: MODEL or --model MODEL", EXIT_USAGE)
+    card = model_card(args.model or args.model_option)
     width = max(map(len, card))
     for key, value in card.items():
         print(f"{key + ':':<{width + 1}} {value}")

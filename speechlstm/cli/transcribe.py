@@ -6,15 +6,17 @@ import os
 import shutil
 import sys
 import warnings
+from contextlib import nullcontext
 from pathlib import Path
 
 from ..config import HotwordError
 from ..io.audio import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, STDIN, audio_duration, raw_pcm_blocks
-from ..io.formats import ALL, EXTENSIONS, FORMATS, to_json_line, to_srt, to_vtt
+from ..io.formats import ALL, EXTENSIONS, FORMATS, to_json_line, to_srt, to_tsv_line, to_vtt
 from ..progress import BatchProgress
 from ..results import LiveEvent
-from .common import (EXIT_INPUT, EXIT_OUTPUT, EXIT_USAGE, CliError, make_folder, positive_int, print_result,
-                     write_output, add_model_options, add_raw_option, recognizer_config, show_warnings, to_stderr)
+from .common import (EXIT_INPUT, EXIT_OUTPUT, EXIT_USAGE, CliError, make_folder, output_file, positive_int,
+                     print_result, write_output, add_model_options, add_raw_option, recognizer_config, show_warnings,
+                     to_stderr)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -53,13 +55,18 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                              "a JSON object as 'speechlstm live' writes) as soon as its endpoint is found, and on a "
                              "terminal the partial text on stderr, as sherpa-onnx's microphone examples show it")
     parser.add_argument("--format", choices=(*FORMATS, "all", "parquet"), default=None,
-                        help="text (default; json with --resume or --ray): the transcript, one line per input, "
-                             "whether one input or many; tsv: PATH<TAB>TEXT per input; json: one object per "
-                             "input per line (path, text, duration, words; path and error for a file that "
+                        help="text (default; json with --resume or --ray): the transcript, one line per input "
+                             "(empty for a file that failed), whether one input or many; tsv: PATH<TAB>TEXT per "
+                             "input (a backslash, tab or newline in PATH written \\\\, \\t, \\n); json: one "
+                             "object per input per line (path, text, duration, words; path and error for a file that "
                              "failed with --resume or --ray); srt or vtt: subtitles; all: txt, json, srt and "
                              "vtt files (needs --output-dir); parquet: with --ray, Parquet shards and file")
     output = parser.add_mutually_exclusive_group()
-    output.add_argument("-o", "--output", type=Path, help="write all results to this file instead of stdout")
+    output.add_argument("-o", "--output", type=Path,
+                        help="write all results to this file instead of stdout, checked before the first input: "
+                             "a file is replaced when the batch ends (after Ctrl-C or a failure: by the results "
+                             "finished before it); a link writes the file it names; a device, FIFO or "
+                             "/dev/stdout is written as results come")
     output.add_argument("--output-dir", type=Path,
                         help="write STEM.EXT per input into this folder (created if missing); inputs with "
                              "the same stem get STEM-1, STEM-2... in input order (a/x.flac b/x.wav: x.txt "
@@ -119,7 +126,7 @@ def _render(fmt: str, transcript) -> str:
     if fmt == "vtt":
         return to_vtt(transcript.result.words, transcript.result.tokens)
     if fmt == "tsv":
-        return f"{transcript.path}\t{transcript.readable}\n"
+        return to_tsv_line(transcript.path, transcript.readable)
     return transcript.readable + "\n"
 
 
@@ -141,7 +148,7 @@ def output_stems(paths: list[Path]) -> list[str]:
 
 def _show_partial(progress: BatchProgress, args: argparse.Namespace, partial) -> None:
     """Ctrl-C in streaming mode: the text decoded so far goes where results go to stdout
-    (output files keep their previous content); main then exits 130."""
+    (output files keep the files finished before it); main then exits 130."""
     progress.message(f"speechlstm: partial result of {partial.path} (first {partial.duration:.1f} s)")
     if not (args.output or args.output_dir) and args.format in ("text", "tsv", "json"):
         print_result(progress, _render(args.format, partial))
@@ -180,7 +187,8 @@ def _check_transcribe_options(args: argparse.Namespace) -> None:
     if args.chunk_ms and args.mode == "offline":
         warnings.warn("--chunk-ms only applies to --mode streaming; offline mode reads each file whole")
     if args.output and not args.output.parent.is_dir():
-        raise CliError(f"output directory does not exist: {args.output.parent}", EXIT_OUTPUT)
+        raise CliError(f"cannot write {args.output}: output directory does not exist: {args.output.parent}",
+                       EXIT_OUTPUT)
     if args.skip_existing and not args.output_dir:
         raise CliError("--skip-existing goes with --output-dir (with -o FILE, --resume continues a batch)",
                        EXIT_USAGE)
@@ -209,9 +217,12 @@ def _check_raw_options(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..batch import BatchError, ResumeLog, collect_inputs
+    from ..io.manifest import ManifestError
 
     try:
         inputs = collect_inputs(args.files, args.manifest, args.recursive)
+    except ManifestError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
     except BatchError as error:
         raise CliError(str(error), EXIT_INPUT) from None
     if not inputs:
@@ -298,11 +309,27 @@ def _run_on_ray(args: argparse.Namespace, config, inputs: list, resume=None) -> 
     except HotwordError as error:
         raise CliError(str(error), EXIT_USAGE) from None
     shards = args.shards_dir or args.output.with_name(args.output.name + ".shards")
-    try:
-        rows = transcribe_on_ray(config, [os.fsdecode(item.path) for item in inputs], args.ray, args.jobs, shards,
-                                 args.format)
-    except RayBatchError as error:
-        raise CliError(str(error), EXIT_USAGE) from None
+    with output_file(args.output) if args.format == "json" and not resume else nullcontext() as output:
+        try:
+            rows = transcribe_on_ray(config, [os.fsdecode(item.path) for item in inputs], args.ray, args.jobs,
+                                     shards, args.format)
+        except RayBatchError as error:
+            raise CliError(str(error), EXIT_USAGE) from None
+        failures = _show_ray_rows(rows, resume)
+        if output:
+            output.write("".join(to_json_line(record(row)) for row in rows))
+    if args.format == "parquet":
+        try:
+            write_parquet(rows, args.output)
+        except OSError as error:
+            raise CliError(f"cannot write {args.output}: {error.strerror or error}", EXIT_OUTPUT) from None
+    return EXIT_INPUT if failures else 0
+
+
+def _show_ray_rows(rows: list[dict], resume) -> int:
+    """Each row's warnings and error on stderr (and its record in --resume's log); the failures."""
+    from ..ray_batch import record
+
     failures = 0
     for row in rows:
         for warning in row["warnings"]:
@@ -312,21 +339,21 @@ def _run_on_ray(args: argparse.Namespace, config, inputs: list, resume=None) -> 
             to_stderr(f"speechlstm: error: {row['error']}")
         if resume:
             _append(resume, record(row))
-    if args.format == "parquet":
-        try:
-            write_parquet(rows, args.output)
-        except OSError as error:
-            raise CliError(f"cannot write {args.output}: {error.strerror or error}", EXIT_OUTPUT) from None
-    elif not resume:
-        write_output(args.output, "".join(to_json_line(record(row)) for row in rows))
-    return EXIT_INPUT if failures else 0
+    return failures
 
 
 def _transcribe_inputs(args: argparse.Namespace, config, inputs: list, resume=None,
                        stems: list[str] | None = None) -> int:
     """Transcribe ``inputs`` (batch.Input) in this process or in --jobs worker processes and write
     each result where the options say: stdout and -o in input order; --resume's log and
-    --output-dir files (named ``stems``, default :func:`output_stems`) as each file finishes."""
+    --output-dir files (named ``stems``, default :func:`output_stems`) as each file finishes. -o is
+    opened before the first file and keeps the files finished before an interruption or a failure."""
+    with output_file(args.output) if args.output and not resume else nullcontext() as output:
+        return _transcribe_into(args, config, inputs, resume, output, stems)
+
+
+def _transcribe_into(args: argparse.Namespace, config, inputs: list, resume, output,
+                     stems: list[str] | None) -> int:
     from contextlib import closing
 
     from ..batch import in_input_order, transcribe_batch
@@ -339,11 +366,12 @@ def _transcribe_inputs(args: argparse.Namespace, config, inputs: list, resume=No
     on_terminal = sys.stderr.isatty()
     durations = [item.duration if item.duration is not None or not on_terminal else audio_duration(item.path)
                  for item in inputs]
-    collected, failures = [], 0
+    failures = 0
     try:
         with BatchProgress(durations) as progress, show_warnings(progress.message), \
                 closing(transcribe_batch(config, paths, args.jobs,
                                          progress.decoded if progress.enabled else None)) as outcomes:
+            emit = output.write if output else lambda text: print_result(progress, text)
             try:
                 for outcome in outcomes if resume or stems else in_input_order(outcomes):
                     for warning in outcome.warnings:
@@ -355,6 +383,8 @@ def _transcribe_inputs(args: argparse.Namespace, config, inputs: list, resume=No
                         failures += 1
                         progress.message(f"speechlstm: error: {outcome.error}")
                         progress.done(duration or 0.0, index=outcome.index)
+                        if args.format == "text" and not (resume or stems):
+                            emit("\n")  # line N stays input N's
                         continue
                     progress.done(transcript.duration, index=outcome.index)
                     if resume:
@@ -363,17 +393,13 @@ def _transcribe_inputs(args: argparse.Namespace, config, inputs: list, resume=No
                         for fmt in formats:
                             write_output(args.output_dir / f"{stems[outcome.index]}.{EXTENSIONS[fmt]}",
                                          _render(fmt, transcript))
-                    elif args.output:
-                        collected.append(_render(args.format, transcript))
                     else:
-                        print_result(progress, _render(args.format, transcript))
+                        emit(_render(args.format, transcript))
             except Interrupted as interrupt:
                 _show_partial(progress, args, interrupt.partial)
                 raise
     except HotwordError as error:
         raise CliError(str(error), EXIT_USAGE) from None
-    if args.output and collected and not resume:
-        write_output(args.output, "".join(collected))
     return EXIT_INPUT if failures else 0
 
 

@@ -29,6 +29,9 @@ import soxr
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 768000
 """Sample rates outside this range are header damage, not audio: resampling a file that
 claims 1 Hz to 16 kHz would make 16000 samples out of each one and exhaust memory."""
+LOW_SAMPLE_RATE = 8000
+"""Below telephone bandwidth a file lacks sounds that tell words apart (s, f, th lie above 3 kHz):
+it still transcribes, with a warning that the text will be poor."""
 MAX_CHANNELS = 64
 """More channels than this (and than frames) means a (channels, frames) array passed by mistake."""
 STDIN = "-"
@@ -278,6 +281,9 @@ def iter_blocks(path: str | bytes | os.PathLike, sample_rate: int = 16000,
     """
     samples = 0
     with open_audio(path, block_seconds) as (rate, blocks):
+        if rate < LOW_SAMPLE_RATE:
+            warnings.warn(f"{_as_path(path)}: sampled at {rate} Hz: it lacks the sounds above {rate / 2000:g} kHz "
+                          f"that speech recognition relies on; expect a poor transcript", AudioWarning, stacklevel=2)
         resample = Resampler(rate, sample_rate)
         for block in blocks:
             samples += len(block)

@@ -6,11 +6,20 @@ import json
 from ..results import Word
 
 FORMATS = ("text", "tsv", "json", "srt", "vtt")
-"""text: the transcript, one line per input; tsv: PATH<TAB>TEXT per input; json: one object per
+"""text: the transcript, one line per input; tsv: PATH<TAB>TEXT per input (:func:`to_tsv_line`); json: one object per
 line; srt and vtt: subtitles."""
 EXTENSIONS = {"text": "txt", "tsv": "tsv", "json": "json", "srt": "srt", "vtt": "vtt"}
 ALL = ("text", "json", "srt", "vtt")
 """What ``--format all`` writes for each input."""
+
+
+_TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def to_tsv_line(path: str, text: str) -> str:
+    """PATH<TAB>TEXT, one line whatever the file name holds: a backslash, tab, newline or carriage
+    return in it is written \\\\, \\t, \\n or \\r (the escapes of PostgreSQL's and MySQL's TSV)."""
+    return f"{path.translate(_TSV_ESCAPES)}\t{text}\n"
 
 
 def subtitle_cues(words: tuple[Word, ...], tokens: tuple[str, ...] = (), max_chars: int = 42,

@@ -184,7 +184,7 @@ class TrainConfig:
 def parser() -> argparse.ArgumentParser:
     """``speechlstm train``'s options, one per :class:`TrainConfig` field."""
     parser = argparse.ArgumentParser(
-        prog="speechlstm train", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        prog="speechlstm train",
         description="Train a character CTC latency-controlled BiLSTM on TSV manifests. "
                     "Checkpoints every few minutes to OUT/checkpoint.pt; rerun the same command to resume.")
     for option in fields(TrainConfig):
@@ -193,6 +193,8 @@ def parser() -> argparse.ArgumentParser:
             settings.setdefault("type", type(option.default) if option.default is not None else str)
         if option.default not in (None, ()) and settings.get("action") != "store_true":
             settings["default"] = option.default
+            if "default" not in settings["help"]:
+                settings["help"] += " (default: %(default)s)"
         parser.add_argument(f"--{option.name.replace('_', '-')}", **settings)
     return parser
 
