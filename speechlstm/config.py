@@ -183,7 +183,7 @@ class EndpointConfig:
     An utterance ends after ``trailing_silence`` once something was recognized, after
     ``trailing_silence_no_speech`` if nothing was (the stream restarts without an event), and
     at ``max_utterance`` in any case. Trailing silence is the longer of two measures: decoded
-    audio after the last emitted character (works in steady noise), and audio below
+    audio after the model's last non-blank output (works in steady noise), and audio below
     ``silence_dbfs`` in 10 ms frames (works when a model emits characters on noise).
     """
 

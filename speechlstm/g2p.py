@@ -59,6 +59,22 @@ def arpabet_from_espeak(mnemonics: str) -> tuple[str, ...]:
     return tuple(phones)
 
 
+def pronounce_words(words: list[str]) -> list[tuple[str, ...]]:
+    """ARPAbet (no stress) of many words in one espeak-ng run (one word a line in, one a line out);
+    a word espeak-ng gives no phones for gets ()."""
+    if not espeak_available():
+        raise G2PError("spelling words out needs espeak-ng (apt install espeak-ng, brew install espeak-ng)")
+    try:
+        done = subprocess.run(["espeak-ng", "-q", "-x", "--sep=_", "-v", "en-us"], input="\n".join(words) + "\n",
+                              capture_output=True, text=True, timeout=300, check=True)
+    except (OSError, subprocess.SubprocessError) as error:
+        raise G2PError(f"espeak-ng could not pronounce the words: {error}") from None
+    lines = done.stdout.splitlines()
+    if len(lines) != len(words):
+        raise G2PError(f"espeak-ng gave {len(lines)} lines for {len(words)} words")
+    return [arpabet_from_espeak(line) for line in lines]
+
+
 @lru_cache(maxsize=4096)
 def pronounce(word: str) -> tuple[str, ...]:
     """ARPAbet (no stress) of one word by espeak-ng's American English rules."""

@@ -222,7 +222,11 @@ class Recognizer:
             outputs, states = [log_probs], [state]
         else:
             outputs, states = self.backend.step_batch(frames, main, [stream.lstm_state for stream in group], head)
+        step_seconds = stack * self.bundle.frontend.hop_length / self.bundle.frontend.sample_rate
         for stream, log_probs, state in zip(group, outputs, states):
+            emitted = np.flatnonzero(np.argmax(log_probs, axis=1) != 0)  # index 0 is blank in both heads
+            if len(emitted):
+                stream.last_emission = stream.decoded_seconds + (int(emitted[-1]) + 1) * step_seconds
             stream.lstm_state = state
             stream.decoder.advance(stream.decoder_state, log_probs)
             stream.pending = stream.pending[main * stack:]
@@ -243,16 +247,17 @@ class Recognizer:
         """Whether the utterance in ``stream`` has ended, by :attr:`RecognizerConfig.endpoint`: trailing
         silence after speech (or a longer one when nothing was said), or the maximum length.
 
-        Trailing silence is the longer of the decoded audio after the last emitted character and
-        the audio below the silence level.
+        Trailing silence is the longer of the decoded audio after the model's last emission (its
+        last step whose most likely output is not blank) and the audio below the silence level.
+        Not the end of the partial's last word: a lexicon decoder shows a word only once it is
+        spelled out and may take one back, so mid-sentence its last word can lie a second behind.
         """
         rules = self.config.endpoint
         length = stream.seconds_accepted
         if length >= rules.max_utterance:
             return True
         result = self.get_result(stream)
-        last_char = result.words[-1].end if result.words else 0.0
-        silence = max(stream.decoded_seconds - last_char, length - stream.last_loud)
+        silence = max(stream.decoded_seconds - stream.last_emission, length - stream.last_loud)
         return silence >= (rules.trailing_silence if result.text else rules.trailing_silence_no_speech)
 
     def alternatives(self, stream: Stream, count: int) -> list[Alternative]:

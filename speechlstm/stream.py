@@ -57,6 +57,8 @@ class Stream:
         """Audio accepted, counted at the rate it came in (exact whatever the resampling)."""
         self.last_loud = 0.0
         """Where the last 10 ms above the silence level ended, in :attr:`seconds_accepted` time."""
+        self.last_emission = 0.0
+        """Where the model's last non-blank output step ended, in :attr:`decoded_seconds` time."""
         self.input_done = False
         self.final_result: Result | None = None
         self.chunks = 0

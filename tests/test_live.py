@@ -311,6 +311,29 @@ def _streaming_text(model: Path, clip: Path, capsys) -> str:
     return json.loads(capsys.readouterr().out)["text"]
 
 
+def _live_cli(pulse, played: list[np.ndarray], model: Path, *options: str) -> tuple[str, str]:
+    """Run ``speechlstm live --format json --raw-text`` on the pulse fixture's microphone, play ``played`` into it
+    at real-time pace, press Ctrl-C once the last sample is in the FIFO; its (stdout, stderr)."""
+    env, fifo = pulse
+    live = subprocess.Popen(
+        [sys.executable, "-m", "speechlstm", "live", "--device", "pulse", "--format", "json", "--raw-text",
+         "--model", str(model), *options], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        listening = _wait_for(live.stderr, b"Ctrl-C", timeout=120)  # start-up on a busy machine
+        assert "listening on 'pulse' at 16000 Hz" in listening, listening
+        player = threading.Thread(target=_play, args=(fifo, played), daemon=True)
+        player.start()
+        player.join(timeout=sum(map(len, played)) / 16000 + 30)
+        assert not player.is_alive(), "the FIFO stopped accepting audio"
+        live.send_signal(signal.SIGINT)
+        out, err = live.communicate(timeout=120)
+    finally:
+        if live.poll() is None:
+            live.kill()
+    assert live.returncode == 0, err
+    return out, err
+
+
 def test_live_cli_through_pulseaudio(pulse, shipped, shipped_bundle, tmp_path, capsys):
     """Clip A, 1.5 s of silence (an endpoint), clip B cut 30 to 130 ms after its last word,
     then Ctrl-C as soon as the last sample is in the FIFO (the flush).
@@ -323,7 +346,6 @@ def test_live_cli_through_pulseaudio(pulse, shipped, shipped_bundle, tmp_path, c
     until more audio completes it, which a microphone does and this FIFO, falling silent,
     would not.)
     """
-    env, fifo = pulse
     clips = [SAMPLES / "goforward.wav", SAMPLES / "espeak_kitchen_lights.wav"]
     audio = [sf.read(clip, dtype="int16")[0] for clip in clips]
     played = [audio[0], np.zeros(24000, np.int16)]
@@ -334,28 +356,56 @@ def test_live_cli_through_pulseaudio(pulse, shipped, shipped_bundle, tmp_path, c
     assert len(expected) == 2 and expected[0] == _streaming_text(shipped_bundle, clips[0], capsys)
     log = tmp_path / "finals.jsonl"
     log.write_text("")
-    live = subprocess.Popen(
-        [sys.executable, "-m", "speechlstm", "live", "--device", "pulse", "--format", "json", "--raw-text",
-         "--model", str(shipped_bundle), "-o", str(log)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        listening = _wait_for(live.stderr, b"Ctrl-C", timeout=120)  # start-up on a busy machine
-        assert "listening on 'pulse' at 16000 Hz" in listening, listening
-        player = threading.Thread(target=_play, args=(fifo, played), daemon=True)
-        player.start()
-        player.join(timeout=30)
-        assert not player.is_alive(), "the FIFO stopped accepting audio"
-        live.send_signal(signal.SIGINT)
-        out, err = live.communicate(timeout=120)
-    finally:
-        if live.poll() is None:
-            live.kill()
-    assert live.returncode == 0, err
+    out, err = _live_cli(pulse, played, shipped_bundle, "-o", str(log))
     finals = [json.loads(line) for line in out.splitlines()]
     texts = [f["text"] for f in finals]
     assert texts == expected, err
     assert finals[0]["end"] < finals[1]["start"] and set(finals[0]) == {"text", "start", "end", "words"}
     assert log.read_text() == out
+
+
+DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "dev.tsv"
+#: dev clips whose readers run on through short pauses; a clone without ../shared plays samples/ instead
+DEV_CLIPS = ("1673-143397-0011", "1673-143396-0017", "1673-143396-0012", "1673-143396-0009")
+SAMPLE_CLIPS = ("sense_and_sensibility_0890", "flite_real_time", "espeak_kitchen_lights", "three_utterances")
+
+
+def _live_vs_file_clips(folder: Path) -> list[Path]:
+    """16 kHz int16 WAV files written into ``folder``: at most 10 s of speech, then 1.5 s of silence
+    (an endpoint when played live; in the file too, so that both hear the same audio)."""
+    import soxr
+    from speechlstm.io.manifest import read_manifest
+    if DEV.exists():
+        sources = [row.path for row in read_manifest(DEV) if row.path.name.split(".")[0] in DEV_CLIPS]
+    else:
+        sources = [SAMPLES / f"{name}.wav" for name in SAMPLE_CLIPS]
+    clips = []
+    for source in sources:
+        audio, rate = sf.read(source, dtype="float32")
+        clips.append(folder / f"{source.name.split('.')[0]}.wav")
+        speech = soxr.resample(audio, rate, 16000)[:160000]
+        sf.write(clips[-1], np.concatenate([speech, np.zeros(24000, np.float32)]), 16000, subtype="PCM_16")
+    assert len(clips) == 4
+    return clips
+
+
+def test_live_agrees_with_file_through_pulseaudio(pulse, shipped_bundle, tmp_path, capsys):
+    """Each file played into the microphone of a fresh ``speechlstm live`` gives the words of
+    ``transcribe --mode streaming`` of the file: at most 10 % WER over the files. Readers who pause
+    briefly mid-sentence used to end utterances there (the lexicon decoder's last word lagged the
+    speech), which cut words and restarted the LSTM mid-sentence: 35 % on one of these clips. (One
+    session per file: a later utterance starts where the last endpoint fell, so its 30 ms steps and
+    300 ms chunks fall elsewhere against the speech than in the file, which moves a few words.)"""
+    import jiwer
+    files, lives, errors = [], [], []
+    for clip in _live_vs_file_clips(tmp_path):
+        files.append(_streaming_text(shipped_bundle, clip, capsys))
+        audio = sf.read(clip, dtype="int16")[0]
+        out, err = _live_cli(pulse, [audio, np.zeros(-len(audio) % 1600, np.int16)], shipped_bundle)
+        lives.append(" ".join(json.loads(line)["text"] for line in out.splitlines()))
+        errors += [line for line in err.splitlines() if "warning" in line]
+    wer = jiwer.wer(files, lives)
+    assert wer <= 0.10, f"live against file: {wer:.1%} WER\nfile: {files}\nlive: {lives}\n{errors}"
 
 
 def test_live_cli_missing_device_lists_devices(pulse):

@@ -1,13 +1,15 @@
 """A non-editable install carries the shipped model: build a real wheel, install it into a
-fresh virtual environment (reusing this one's packages, so nothing is downloaded) and
-transcribe from outside the checkout with no environment variable pointing back at it."""
+fresh virtual environment (reusing the running interpreter's packages, so nothing is downloaded)
+and transcribe from outside the checkout with no environment variable pointing back at it."""
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import site
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -41,10 +43,21 @@ def wheel_env(tmp_path_factory) -> tuple[Path, Path, dict]:
           str(source)])
     wheel = next(root.glob("speechlstm-*.whl"))
     venv = root / "venv"
-    _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)])
+    _run([sys.executable, "-m", "venv", str(venv)])
+    _reuse_site_packages(venv)
     _run([str(venv / "bin" / "python"), "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel)])
     env = {key: value for key, value in os.environ.items() if key not in ("SPEECHLSTM_MODELS", "PYTHONPATH")}
     return wheel, venv / "bin", env
+
+
+def _reuse_site_packages(venv: Path) -> None:
+    """Put the running interpreter's site-packages after the new venv's own, whether it runs inside a
+    virtual environment or not (``--system-site-packages`` would give the base interpreter's, which
+    lack what a venv installed). A plain path line: the .pth files there, such as an editable
+    install of this checkout, are not run, so the wheel is the only speechlstm the venv sees."""
+    own = Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)}))
+    outer = [path for path in (*site.getsitepackages(), site.getusersitepackages()) if Path(path).is_dir()]
+    (own / "outer-site-packages.pth").write_text("".join(f"{path}\n" for path in outer))
 
 
 def test_wheel_carries_the_models_folder(wheel_env):

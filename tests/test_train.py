@@ -88,6 +88,8 @@ def test_train_resume_and_bundle(librispeech, tmp_path):
     assert first.returncode == 0, first.stderr[-2000:]
     log = (tmp_path / "run" / "train_log.tsv").read_text().splitlines()
     assert log[0].startswith("step\tepoch") and len(log) >= 2
+    assert first.stdout.splitlines()[0] == log[0]  # the console log has the file's header row
+    assert "resuming" not in first.stderr
     bundle = load_bundle(tmp_path / "run" / "best.safetensors")
     assert bundle.model.hidden == 16 and "offline_wer" in bundle.info
     assert bundle.train["hidden"] == 16 and bundle.train["epochs"] == 1  # the training options travel along
@@ -96,6 +98,21 @@ def test_train_resume_and_bundle(librispeech, tmp_path):
     second = _train(manifest, tmp_path / "run", ["--epochs", "2", "--max-minutes", "3"])
     assert second.returncode == 0, second.stderr[-2000:]
     assert int(load_bundle(tmp_path / "run" / "last.safetensors").info["step"]) > first_step
+    assert f"resuming {tmp_path / 'run' / 'checkpoint.pt'}: step {first_step}," in second.stderr
+    # another model size into the same folder: one line naming both sizes, and nothing touched
+    before = (tmp_path / "run" / "checkpoint.pt").read_bytes()
+    other = _train(manifest, tmp_path / "run", ["--hidden", "24"])
+    assert other.returncode == 2 and other.stderr.count("\n") == 1, other.stderr
+    assert "--hidden 16 --layers 2; this command: --hidden 24 --layers 2" in other.stderr
+    assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == before
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this torch has CUDA and a GPU")
+def test_device_cuda_without_cuda_is_one_line(tmp_path):
+    done = _train(tmp_path / "absent.tsv", tmp_path / "run", ["--device", "cuda"])
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "--device cuda" in done.stderr and "--device cpu" in done.stderr
+    assert not (tmp_path / "run").exists()
 
 
 def test_distributed_two_cpu_processes(librispeech, tmp_path):

@@ -3,25 +3,34 @@
 #
 #   bash recipes/en/run.sh                          # every stage
 #   bash recipes/en/run.sh --stage 4 --stop-stage 5 # train, then decode dev
+#   bash recipes/en/run.sh --tiny --stage 1 --stop-stage 5  # a clone without ../shared: a tiny corpus
 #
 # Stages: 0 deps, 1 data, 2 synth (only with SYNTH_HOURS > 0), 3 lm, 4 train, 5 decode,
 # 6 export, 7 bench. Stage 1 holds the readers of $HOLDOUT out of training ($EXP/dev2.tsv).
 # Paths are relative to the repository root; the shared corpora are read from $SHARED
-# (default ../shared), never copied. Every setting below can be overridden from
-# the environment, e.g. `MINUTES=30 INIT=models/speechlstm-en.safetensors bash recipes/en/run.sh --stage 4`.
+# (default ../shared), never copied. --tiny reads exp/tiny instead (stage 1 writes it with
+# recipes/en/local/make_tiny_corpus.py: espeak-ng clips and a page of text), trains 1 minute
+# into exp/tiny-run. Every setting below can be overridden from the environment, e.g.
+# `MINUTES=30 INIT=models/speechlstm-en.safetensors bash recipes/en/run.sh --stage 4`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 stage=0
 stop_stage=100
+tiny=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --stage) stage="$2"; shift 2 ;;
         --stop-stage) stop_stage="$2"; shift 2 ;;
-        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --tiny) tiny=1; shift ;;
+        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
+if [ "$tiny" = 1 ]; then
+    SHARED=${SHARED:-exp/tiny} EXP=${EXP:-exp/tiny-run} MIX=${MIX:-train.tsv:1} HOLDOUT=${HOLDOUT:-none}
+    MINUTES=${MINUTES:-1} LM_ARGS=${LM_ARGS:-"--prune 0 1 1"}
+fi
 
 SHARED=${SHARED:-../shared}
 EXP=${EXP:-exp/en}
@@ -53,6 +62,10 @@ if want 0; then
 fi
 
 if want 1; then
+    if [ "$tiny" = 1 ] && [ ! -d "$DATA" ]; then
+        log 1 "tiny corpus $SHARED"
+        python recipes/en/local/make_tiny_corpus.py "$SHARED"
+    fi
     log 1 "training list $EXP/train.list from $DATA"
     : > "$EXP/train.list.tmp"
     for spec in $MIX; do

@@ -16,11 +16,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        from ..nn.train import main as train
+        from ..nn.train import TrainSetupError, main as train
     except ImportError as error:
         raise CliError(f"training needs torch (pip install 'speechlstm[train]'): {error}", EXIT_USAGE) from None
     try:
         train(args.rest)
+    except TrainSetupError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
     except OSError as error:
         raise CliError(f"{error.filename or 'training'}: {error.strerror or error}", EXIT_INPUT) from None
     return 0

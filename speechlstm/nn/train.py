@@ -12,6 +12,7 @@ import math
 import os
 import random
 import re
+import sys
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -120,6 +121,10 @@ def evaluate(model: AcousticModel, dataset: FeatureDataset, device: torch.device
     return figures
 
 
+class TrainSetupError(ValueError):
+    """A mistake in the options or the output folder, found before training starts (one line for the user)."""
+
+
 def _option(default: Any, help: str, **argparse_options: Any) -> Any:
     """A TrainConfig field: its default, its --help text and anything else argparse needs."""
     return field(default=default, metadata={"help": help, **argparse_options})
@@ -172,8 +177,16 @@ class TrainConfig:
         object.__setattr__(self, "train", tuple(self.train))
         if not self.device:
             object.__setattr__(self, "device", "cuda" if torch.cuda.is_available() else "cpu")
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            build = f"torch {torch.__version__} has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
+            raise TrainSetupError(f"--device {self.device}: {build}; train with --device cpu")
         if self.bf16 and not self.device.startswith("cuda"):
-            raise ValueError("--bf16 needs --device cuda: torch's CPU LSTM has no bf16 kernel")
+            raise TrainSetupError("--bf16 needs --device cuda: torch's CPU LSTM has no bf16 kernel")
+
+    def model_config(self) -> ModelConfig:
+        """The architecture these options ask for."""
+        return ModelConfig(hidden=self.hidden, layers=self.layers, vocab_size=len(VOCABULARY), dropout=self.dropout,
+                           chunk=self.chunk, right=self.right, phone_vocab_size=len(PHONES) if self.lexicon else 0)
 
     def to_dict(self) -> dict:
         """JSON values (paths as strings), as stored in bundles."""
@@ -201,12 +214,7 @@ def parser() -> argparse.ArgumentParser:
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
     """The TrainConfig of a command line."""
-    options = parser()
-    args = options.parse_args(argv)
-    try:
-        return TrainConfig(**vars(args))
-    except ValueError as error:
-        options.error(str(error))
+    return TrainConfig(**vars(parser().parse_args(argv)))
 
 
 def learning_rate(peak: float, warmup: int, step: int, progress: float) -> float:
@@ -233,6 +241,26 @@ def load_training_sets(specs: list[str], workers: int) -> tuple[list[Utterance],
         utterances += rows
         weights += [repeat] * len(rows)
     return utterances, weights, load_audio_cache(utterances, workers)
+
+
+def describe_state(state: dict[str, torch.Tensor]) -> str:
+    """The size of the model whose weights ``state`` holds, in the words of the training options."""
+    layers = sum(1 for name in state if re.fullmatch(r"forward_lstms\.\d+\.weight_hh_l0", name))
+    hidden = state["forward_lstms.0.weight_hh_l0"].shape[1] if layers else 0
+    return f"--hidden {hidden} --layers {layers}" + (" --lexicon" if "phone_head.weight" in state else "")
+
+
+def read_checkpoint(path: Path, config: ModelConfig, device: torch.device) -> dict | None:
+    """The checkpoint to resume from, if ``path`` exists; refused when it holds another model size."""
+    if not path.exists():
+        return None
+    checkpoint = torch.load(path, map_location=device, weights_only=True)
+    wanted = AcousticModel(config).state_dict()
+    found = checkpoint["model"]
+    if wanted.keys() != found.keys() or any(wanted[name].shape != found[name].shape for name in wanted):
+        raise TrainSetupError(f"{path} holds a model of another size ({describe_state(found)}; this command: "
+                              f"{describe_state(wanted)}): give another --out, or delete the folder to start over")
+    return checkpoint
 
 
 def _agree_to_stop(stop: bool, world: int, device: torch.device) -> bool:
@@ -275,6 +303,8 @@ class Trainer:
         if args.threads:
             torch.set_num_threads(args.threads)
         torch.manual_seed(args.seed)
+        self.checkpoint_path = args.out / "checkpoint.pt"
+        checkpoint = read_checkpoint(self.checkpoint_path, args.model_config(), self.device)
         args.out.mkdir(parents=True, exist_ok=True)
         self.frontend = FrontendConfig()
         self.utterances, self.weights, audio = load_training_sets(args.train, max(1, args.workers))
@@ -282,19 +312,18 @@ class Trainer:
         if args.lexicon:
             lexicon = read_lexicon(args.lexicon)
             phone_targets = [text_to_phone_ids(u.text, lexicon) for u in self.utterances]
-        config = ModelConfig(hidden=args.hidden, layers=args.layers, vocab_size=len(VOCABULARY),
-                             dropout=args.dropout, chunk=args.chunk, right=args.right,
-                             phone_vocab_size=len(PHONES) if args.lexicon else 0)
-        self.model = AcousticModel(config).to(self.device)
+        self.model = AcousticModel(args.model_config()).to(self.device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=args.lr, weight_decay=1e-2)
-        self.checkpoint_path = args.out / "checkpoint.pt"
         self.step, self.epoch, trained_seconds, self.best = 0, 0, 0.0, float("inf")
-        if self.checkpoint_path.exists():
-            checkpoint = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
+        if checkpoint is not None:
             self.model.load_state_dict(checkpoint["model"])
             self.optimizer.load_state_dict(checkpoint["optimizer"])
             self.step, self.epoch = int(checkpoint["step"]), int(checkpoint["epoch"])
             trained_seconds, self.best = float(checkpoint["trained_seconds"]), float(checkpoint["best"])
+            if self.rank == 0:
+                print(f"resuming {self.checkpoint_path}: step {self.step}, epoch {self.epoch}, "
+                      f"{trained_seconds / 60:.1f} of {args.max_minutes:g} minutes trained", file=sys.stderr,
+                      flush=True)
         elif args.init:
             missing, _ = self.model.load_state_dict(model_from_bundle(load_bundle(args.init)).state_dict(), strict=False)
             if any(not name.startswith("phone_head.") for name in missing):
@@ -314,8 +343,10 @@ class Trainer:
         self.info = {"train_hours": round(sum(u.duration for u in self.utterances) / 3600, 3),
                      "manifests": list(args.train), "phone_weight": args.phone_weight if args.lexicon else 0.0}
         self.log_path = args.out / "train_log.tsv"
-        if self.rank == 0 and not self.log_path.exists():
-            self.log_path.write_text("\t".join(self.LOG_COLUMNS) + "\n")
+        if self.rank == 0:
+            if not self.log_path.exists():
+                self.log_path.write_text("\t".join(self.LOG_COLUMNS) + "\n")
+            print("\t".join(self.LOG_COLUMNS), flush=True)
         self.start = time.time() - trained_seconds
         self._reset_window()
 
@@ -430,4 +461,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except TrainSetupError as error:
+        print(f"speechlstm train: error: {error}", file=sys.stderr)
+        sys.exit(2)
