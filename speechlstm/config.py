@@ -98,6 +98,7 @@ DECODERS = ("greedy", "beam", "prefix", "lexicon")
 """``beam`` is ``lexicon`` (flashlight-text's LexiconDecoder) when flashlight-text is installed and
 an LM is used, else ``prefix`` (our CTC prefix beam search)."""
 HEAD_CHOICES = ("auto", "chars", "phones")
+SPELLINGS = ("american", "lm")
 BEAM_DEFAULTS = {"prefix": (16, 0.8, 3.5), "lexicon": (50, 0.7, -1.0)}
 """Beam size, LM weight and word bonus of each beam decoder, tuned on dev for the shipped model
 and LM with tools/compare_decoders.py (RESULTS.md)."""
@@ -143,7 +144,8 @@ class DecodingConfig:
     phone head, words spelled by the pronunciations of ``lexicon``), or ``auto``: phones where
     the lexicon decoder runs, the model has a phone head and a lexicon is found, else chars.
     ``lexicon`` is a ``WORD<TAB>PHONES`` file or ``auto``: the one beside the model, else the
-    shipped one.
+    shipped one. ``spelling``: ``american`` respells the LM's British words in the lexicon
+    decoder's output ("metres" -> "meters"), ``lm`` keeps them (:mod:`speechlstm.spelling`).
     """
 
     decoder: str = "beam"
@@ -154,9 +156,12 @@ class DecodingConfig:
     hotwords: Hotwords = ()
     head: str = "auto"
     lexicon: str | Path = "auto"
+    spelling: str = "american"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hotwords", tuple(hotword_boosts(self.hotwords).items()))
+        if self.spelling not in SPELLINGS:
+            raise ValueError(f"spelling must be one of {SPELLINGS}, got {self.spelling!r}")
         if self.decoder not in DECODERS:
             raise ValueError(f"decoder must be one of {DECODERS}, got {self.decoder!r}")
         if self.head not in HEAD_CHOICES:
