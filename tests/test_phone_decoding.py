@@ -183,6 +183,16 @@ def test_the_recognizer_decodes_phones_where_it_can(phone_bundle, tiny_bundle):
         DecodingConfig(head="words")
 
 
+def test_the_spelling_option_reaches_the_decoder(phone_bundle):
+    from speechlstm.cli import build_parser
+    from speechlstm.cli.common import recognizer_config
+    lm = phone_bundle.parent / "lm.arpa"
+    for argv, expected in (([], "meters"), (["--spelling", "lm"], "metres")):
+        config = recognizer_config(build_parser().parse_args(["transcribe", *argv, "x.wav"]))
+        recognizer = Recognizer.from_bundle(phone_bundle, backend="torch", lm=lm, spelling=config.decoding.spelling)
+        assert expected in recognizer.decoder.texts.values()
+
+
 def test_streams_of_a_phone_recognizer_decode_together_as_alone(phone_bundle):
     recognizer = Recognizer.from_bundle(phone_bundle, backend="torch", lm=phone_bundle.parent / "lm.arpa")
     rng = np.random.default_rng(2)
