@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Compare CTC decoders and language models on the same cached log-probabilities.
 
-The acoustic model (torch backend, 1 thread) runs once per utterance of the manifest in
-offline and in streaming mode; its log-probabilities are cached in an npz file (recomputed
-when the model, the manifest or --limit change), so every decoder, LM and weight setting
-below costs only decoding time.
+The acoustic model (torch backend, or --backend's, 1 thread) runs once per utterance of the
+manifest in offline and in streaming mode; its log-probabilities are cached in an npz file
+(recomputed when the model, the backend, the manifest or --limit change), so every decoder,
+LM and weight setting below costs only decoding time.
 
 Decoders (--decoders):
   greedy   best path, no LM (a reference row)
@@ -80,13 +80,15 @@ def load_cache(args: argparse.Namespace) -> Path:
     model = Path(args.model or DEFAULT_BUNDLE).resolve()
     manifest = Path(args.manifest).resolve()
     key = f"heads:{model}:{model.stat().st_size}:{model.stat().st_mtime}:{manifest}:{args.limit}"
+    if args.backend != "torch":
+        key += f":{args.backend}"
     if args.cache.is_file():
         with np.load(args.cache) as cached:
             if str(cached["key"]) == key:
                 return args.cache
     from speechlstm.recognizer import Recognizer
     rows = read_manifest(manifest)[:args.limit]
-    recognizer = Recognizer.from_bundle(model, backend="torch", threads=1)
+    recognizer = Recognizer.from_bundle(model, backend=args.backend, threads=1)
     arrays = {"key": np.array(key), "refs": np.array([r.text for r in rows]),
               "chunk": np.array(recognizer.bundle.model.chunk), "frame_shift": np.array(recognizer.bundle.frame_shift)}
     for head in recognizer.backend.heads:
@@ -224,6 +226,8 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/speechlstm-logprobs.npz"),
                         help="npz cache of the log-probabilities (default: %(default)s)")
     parser.add_argument("--limit", type=int, help="first N utterances only")
+    parser.add_argument("--backend", default="torch", choices=("torch", "onnx", "onnx-int8"),
+                        help="acoustic backend that computes the cached log-probs (default: %(default)s)")
     parser.add_argument("--lm", type=Path, nargs="+", default=[DEFAULT_BUNDLE.parent / "lm.arpa.gz"], help="ARPA models (.arpa or .arpa.gz)")
     parser.add_argument("--decoders", nargs="+", choices=DECODERS, default=list(DECODERS))
     parser.add_argument("--ours-beam", type=int, default=16)
