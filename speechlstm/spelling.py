@@ -1,8 +1,8 @@
 """American spelling of the words a language model writes in British spelling.
 
 Why: the lexicon decoder over the phone head hears "metres" and "meters" as the same phones,
-so the LM picks the spelling of its book text, often British; users and our references write
-American. The table (``american_spelling.tsv`` beside this module, made by
+so the LM picks the spelling of its book text, often British, while users expect American
+(LibriSpeech references keep each book's spelling, so dev barely notices either way). The table (``american_spelling.tsv`` beside this module, made by
 tools/make_spelling_table.py from the lexicon's homophones and Debian's word lists) maps each
 British word to its American homophone; :data:`~speechlstm.config.SPELLINGS` names the choices.
 """
