@@ -8,6 +8,8 @@ packages=(libsndfile1 espeak-ng)
 packages+=(pulseaudio pulseaudio-utils libportaudio2 libasound2-plugins)
 # server browser test: the page in a real headless browser, driven by selenium
 packages+=(chromium chromium-driver)
+# tools/make_spelling_table.py: the American and British word lists (SCOWL)
+packages+=(wamerican wbritish)
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

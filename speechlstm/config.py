@@ -98,9 +98,11 @@ DECODERS = ("greedy", "beam", "prefix", "lexicon")
 """``beam`` is ``lexicon`` (flashlight-text's LexiconDecoder) when flashlight-text is installed and
 an LM is used, else ``prefix`` (our CTC prefix beam search)."""
 HEAD_CHOICES = ("auto", "chars", "phones")
-BEAM_DEFAULTS = {"prefix": (16, 0.8, 3.5), "lexicon": (50, 0.7, -1.0)}
+SPELLINGS = ("american", "lm")
+BEAM_DEFAULTS = {"prefix": (16, 0.8, 3.5), "lexicon": (100, 0.7, -1.0)}
 """Beam size, LM weight and word bonus of each beam decoder, tuned on dev for the shipped model
-and LM with tools/compare_decoders.py (RESULTS.md)."""
+and LM with tools/compare_decoders.py (RESULTS.md). The lexicon beam is 100: over the phone head
+it gains about 1 point of WER on dev and dev2 over 50, within the streaming budget (RTF 0.03)."""
 DEFAULT_HOTWORD_BOOST = 8.0
 MAX_HOTWORD_BOOST = 20.0
 """Above it a hotword outweighs what the audio says (dev WER already rises from boost 8 to 16,
@@ -149,7 +151,8 @@ class DecodingConfig:
     phone head, words spelled by the pronunciations of ``lexicon``), or ``auto``: phones where
     the lexicon decoder runs, the model has a phone head and a lexicon is found, else chars.
     ``lexicon`` is a ``WORD<TAB>PHONES`` file or ``auto``: the one beside the model, else the
-    shipped one.
+    shipped one. ``spelling``: ``american`` respells the LM's British words in the lexicon
+    decoder's output ("metres" -> "meters"), ``lm`` keeps them (:mod:`speechlstm.spelling`).
     """
 
     decoder: str = "beam"
@@ -160,9 +163,12 @@ class DecodingConfig:
     hotwords: Hotwords = ()
     head: str = "auto"
     lexicon: str | Path = "auto"
+    spelling: str = "american"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hotwords", tuple(hotword_boosts(self.hotwords).items()))
+        if self.spelling not in SPELLINGS:
+            raise ValueError(f"spelling must be one of {SPELLINGS}, got {self.spelling!r}")
         if self.decoder not in DECODERS:
             raise ValueError(f"decoder must be one of {DECODERS}, got {self.decoder!r}")
         if self.head not in HEAD_CHOICES:

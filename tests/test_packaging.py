@@ -70,11 +70,12 @@ def test_wheel_carries_the_models_folder(wheel_env):
     assert not any(name.startswith("speechlstm/models/training_logs") for name in names)
 
 
-def test_wheel_carries_the_server_page(wheel_env):
+def test_wheel_carries_the_server_page_and_the_spelling_table(wheel_env):
     wheel, _, _ = wheel_env
     names = set(zipfile.ZipFile(wheel).namelist())
     page = {f"speechlstm/server/static/{path.name}" for path in (ROOT / "speechlstm/server/static").iterdir()}
     assert "speechlstm/server/static/index.html" in page and page <= names
+    assert "speechlstm/american_spelling.tsv" in names
 
 
 def test_installed_wheel_transcribes_with_no_environment_variable(wheel_env, tmp_path):

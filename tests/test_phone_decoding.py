@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(not flashlight.AVAILABLE, reason="flashlight-tex
 FRAME = 0.03
 INDEX = {p: i for i, p in enumerate(PHONES)}
 ARPA = """\\data\\
-ngram 1=7
+ngram 1=8
 ngram 2=1
 
 \\1-grams:
@@ -37,13 +37,14 @@ ngram 2=1
 -2.0\tcat\t-0.3
 -2.5\tkat\t-0.3
 -1.5\tsat\t-0.3
+-2.0\tmetres\t-0.3
 
 \\2-grams:
 -0.3\t<s> the
 
 \\end\\
 """
-LEXICON = "THE\tDH AH0\nTHE\tDH IY0\nCAT\tK AE1 T\nKAT\tK AE1 T\nSAT\tS AE1 T\n"
+LEXICON = "THE\tDH AH0\nTHE\tDH IY0\nCAT\tK AE1 T\nKAT\tK AE1 T\nSAT\tS AE1 T\nMETRES\tM IY1 T ER0 Z\n"
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +99,26 @@ def test_chunked_phone_decoding_equals_whole(files):
         d.advance(state, part)
     assert d.result(state, final=True) == decode_matrix(d, log_probs)
     assert d.result(state, final=True).text == "the kat sat"
+
+
+@pytest.mark.parametrize("options, expected", [({}, "the meters"), ({"spelling": "lm"}, "the metres"),
+                                               ({"hotwords": {"metres": 2.0}}, "the metres")])
+def test_british_words_of_the_lm_are_written_in_american_unless_asked(files, options, expected):
+    d = decoder(files, **options)
+    state = d.new_state()
+    d.advance(state, say(("DH", "AH"), ("M", "IY", "T", "ER", "Z")))
+    assert d.result(state).text == expected  # the partial, before the word's boundary
+    assert d.result(state, final=True).text == expected
+
+
+def test_the_spelling_table_maps_british_homophones_to_american_ones():
+    from speechlstm.spelling import american_spelling
+    table = american_spelling()
+    assert table["colour"] == "color" and table["metres"] == "meters" and table["honour's"] == "honor's"
+    assert not {"color", "meters", "program"} & set(table)
+    assert all(british.endswith("'s") == american.endswith("'s") for british, american in table.items())
+    with pytest.raises(ValueError, match="spelling must be one of"):
+        DecodingConfig(spelling="british")
 
 
 def test_espeak_mnemonics_map_to_arpabet():
@@ -162,6 +183,16 @@ def test_the_recognizer_decodes_phones_where_it_can(phone_bundle, tiny_bundle):
         DecodingConfig(head="words")
 
 
+def test_the_spelling_option_reaches_the_decoder(phone_bundle):
+    from speechlstm.cli import build_parser
+    from speechlstm.cli.common import recognizer_config
+    lm = phone_bundle.parent / "lm.arpa"
+    for argv, expected in (([], "meters"), (["--spelling", "lm"], "metres")):
+        config = recognizer_config(build_parser().parse_args(["transcribe", *argv, "x.wav"]))
+        recognizer = Recognizer.from_bundle(phone_bundle, backend="torch", lm=lm, spelling=config.decoding.spelling)
+        assert expected in recognizer.decoder.texts.values()
+
+
 def test_streams_of_a_phone_recognizer_decode_together_as_alone(phone_bundle):
     recognizer = Recognizer.from_bundle(phone_bundle, backend="torch", lm=phone_bundle.parent / "lm.arpa")
     rng = np.random.default_rng(2)
@@ -185,8 +216,8 @@ def test_build_lexicon_writes_the_pronunciations_of_the_lm_words(files, tmp_path
     assert main(["build-lexicon", "--lm", str(files[0]), "--pronunciations", str(files[1]),
                  "--variants", "1", "-o", str(out)]) == 0
     with gzip.open(out, "rt") as handle:
-        assert handle.read() == "the\tDH AH\ncat\tK AE T\nkat\tK AE T\nsat\tS AE T\n"
-    assert "4 pronunciations of 4 of the 7 LM words" in capsys.readouterr().err
+        assert handle.read() == "the\tDH AH\ncat\tK AE T\nkat\tK AE T\nsat\tS AE T\nmetres\tM IY T ER Z\n"
+    assert "5 pronunciations of 5 of the 8 LM words" in capsys.readouterr().err
     assert main(["build-lexicon", "--lm", str(tmp_path / "missing.arpa"), "-o", str(out)]) != 0
 
 

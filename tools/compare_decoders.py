@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Compare CTC decoders and language models on the same cached log-probabilities.
 
-The acoustic model (torch backend, 1 thread) runs once per utterance of the manifest in
-offline and in streaming mode; its log-probabilities are cached in an npz file (recomputed
-when the model, the manifest or --limit change), so every decoder, LM and weight setting
-below costs only decoding time.
+The acoustic model (torch backend, or --backend's, 1 thread) runs once per utterance of the
+manifest in offline and in streaming mode; its log-probabilities are cached in an npz file
+(recomputed when the model, the backend, the manifest or --limit change), so every decoder,
+LM and weight setting below costs only decoding time.
 
 Decoders (--decoders):
   greedy   best path, no LM (a reference row)
@@ -47,6 +47,7 @@ import numpy as np
 
 from benchlib import peak_rss_mb
 from speechlstm.bundle import DEFAULT_BUNDLE
+from speechlstm.config import SPELLINGS
 from speechlstm.decode import decode_matrix
 from speechlstm.io.manifest import read_manifest
 from speechlstm.scoring import score
@@ -79,13 +80,15 @@ def load_cache(args: argparse.Namespace) -> Path:
     model = Path(args.model or DEFAULT_BUNDLE).resolve()
     manifest = Path(args.manifest).resolve()
     key = f"heads:{model}:{model.stat().st_size}:{model.stat().st_mtime}:{manifest}:{args.limit}"
+    if args.backend != "torch":
+        key += f":{args.backend}"
     if args.cache.is_file():
         with np.load(args.cache) as cached:
             if str(cached["key"]) == key:
                 return args.cache
     from speechlstm.recognizer import Recognizer
     rows = read_manifest(manifest)[:args.limit]
-    recognizer = Recognizer.from_bundle(model, backend="torch", threads=1)
+    recognizer = Recognizer.from_bundle(model, backend=args.backend, threads=1)
     arrays = {"key": np.array(key), "refs": np.array([r.text for r in rows]),
               "chunk": np.array(recognizer.bundle.model.chunk), "frame_shift": np.array(recognizer.bundle.frame_shift)}
     for head in recognizer.backend.heads:
@@ -140,7 +143,7 @@ class LexiconFreeAdapter:
 
 
 def make_decoder(kind: str, lm: Path, alpha: float, beta: float, beam: int, frame_shift: float, cache: dict,
-                 lexicon: Path | None = None):
+                 lexicon: Path | None = None, spelling: str = "american"):
     """A decoder of ``kind``; ``cache`` keeps the loaded LM between grid points."""
     from speechlstm.text import VOCABULARY
     if kind == "greedy":
@@ -156,7 +159,7 @@ def make_decoder(kind: str, lm: Path, alpha: float, beta: float, beam: int, fram
         from speechlstm.decode.flashlight import LexiconBeamDecoder
         from speechlstm.phones import PHONES
         return LexiconBeamDecoder(frame_shift, PHONES if kind == "phones" else VOCABULARY, lm=lm, alpha=alpha,
-                                  beta=beta, beam_size=beam, lexicon=lexicon)
+                                  beta=beta, beam_size=beam, lexicon=lexicon, spelling=spelling)
     return LexiconFreeAdapter(VOCABULARY, lm, alpha, beam)
 
 
@@ -183,7 +186,7 @@ def decode_streaming(decoder, matrices: list[np.ndarray], chunk: int) -> tuple[l
 
 
 def run_job(kind: str, lm: str, grid: list[tuple[float, float]], beam: int, cache_path: str,
-            stream_all: bool = False, lexicon: str | None = None) -> dict:
+            stream_all: bool = False, lexicon: str | None = None, spelling: str = "american") -> dict:
     """One decoder with one LM over its grid, in a fresh process (for load time and RSS)."""
     prefix = "phones_" if kind == "phones" else ""
     with np.load(cache_path) as cached:
@@ -197,18 +200,18 @@ def run_job(kind: str, lm: str, grid: list[tuple[float, float]], beam: int, cach
     lm_cache: dict = {}
     lexicon_path = Path(lexicon) if lexicon else None
     start = time.process_time()
-    make_decoder(kind, Path(lm), *grid[0], beam, frame_shift, lm_cache, lexicon_path)
+    make_decoder(kind, Path(lm), *grid[0], beam, frame_shift, lm_cache, lexicon_path, spelling)
     load_s = time.process_time() - start
     rows = []
     for alpha, beta in grid:
-        decoder = make_decoder(kind, Path(lm), alpha, beta, beam, frame_shift, lm_cache, lexicon_path)
+        decoder = make_decoder(kind, Path(lm), alpha, beta, beam, frame_shift, lm_cache, lexicon_path, spelling)
         texts, seconds = decode_offline(decoder, offline)
         rows.append({"decoder": kind, "lm": lm, "lm_mb": Path(lm).stat().st_size / 1e6, "beam": beam,
                      "lm_weight": alpha, "word_bonus": beta, "offline": score(refs, texts), "offline_s": seconds})
     best = min(rows, key=lambda row: (row["offline"]["wer"], row["offline"]["cer"]))
     for row in rows if stream_all else [best]:
         decoder = make_decoder(kind, Path(lm), row["lm_weight"], row["word_bonus"], beam, frame_shift, lm_cache,
-                               lexicon_path)
+                               lexicon_path, spelling)
         texts, costs = decode_streaming(decoder, streaming, chunk)
         row.update(streaming=score(refs, texts), chunk_ms_p50=1000 * statistics.median(costs),
                    chunk_ms_p95=1000 * float(np.percentile(costs, 95)))
@@ -223,6 +226,8 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/speechlstm-logprobs.npz"),
                         help="npz cache of the log-probabilities (default: %(default)s)")
     parser.add_argument("--limit", type=int, help="first N utterances only")
+    parser.add_argument("--backend", default="torch", choices=("torch", "onnx", "onnx-int8"),
+                        help="acoustic backend that computes the cached log-probs (default: %(default)s)")
     parser.add_argument("--lm", type=Path, nargs="+", default=[DEFAULT_BUNDLE.parent / "lm.arpa.gz"], help="ARPA models (.arpa or .arpa.gz)")
     parser.add_argument("--decoders", nargs="+", choices=DECODERS, default=list(DECODERS))
     parser.add_argument("--ours-beam", type=int, default=16)
@@ -233,6 +238,8 @@ def main() -> None:
     parser.add_argument("--lexicon-word-bonuses", type=float, nargs="+", default=[-2.0, -1.0, 0.0])
     parser.add_argument("--lexicon", type=Path, default=DEFAULT_BUNDLE.parent / "lexicon.txt.gz",
                         help="pronunciations of the LM's words, for the phones decoder")
+    parser.add_argument("--spelling", choices=SPELLINGS, default="american",
+                        help="the lexicon decoders' spelling of the LM's British words (default: %(default)s)")
     parser.add_argument("--lexfree-beam", type=int, default=50)
     parser.add_argument("--lexfree-lm-weights", type=float, nargs="+", default=[0.3])
     parser.add_argument("--stream-all", action="store_true",
@@ -257,7 +264,7 @@ def main() -> None:
         beam, grid = grids[kind]
         with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
             job = pool.submit(run_job, kind, str(lm), grid, beam, str(cache), args.stream_all,
-                              str(args.lexicon)).result()
+                              str(args.lexicon), args.spelling).result()
         results.append(job)
         for row in job["rows"]:
             lm_name, lm_mb = (Path(lm).name, f"{row['lm_mb']:.1f}") if kind != "greedy" else ("-", "-")

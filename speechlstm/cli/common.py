@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..backends import BACKENDS
-from ..config import (BEAM_DEFAULTS, DECODERS, DEFAULT_HOTWORD_BOOST, HEAD_CHOICES, MAX_HOTWORD_BOOST, DecodingConfig,
-                      EndpointConfig, HotwordError, hotword_boosts)
+from ..config import (BEAM_DEFAULTS, DECODERS, DEFAULT_HOTWORD_BOOST, HEAD_CHOICES, MAX_HOTWORD_BOOST, SPELLINGS,
+                      DecodingConfig, EndpointConfig, HotwordError, hotword_boosts)
 from ..io.atomic import OutputFile
 from ..progress import BatchProgress
 from ..recognizer import RecognizerConfig
@@ -133,6 +133,9 @@ def add_decoder_options(parser: argparse.ArgumentParser) -> None:
                        help="pronunciations (WORD<TAB>ARPAbet phones, .gz allowed) for --head phones; default: "
                             "lexicon.txt.gz beside --model, else the shipped one; hotwords missing from it are "
                             "pronounced by espeak-ng")
+    group.add_argument("--spelling", choices=SPELLINGS, default=DecodingConfig.spelling,
+                       help="american (default): the lexicon decoder writes the LM's British words in American "
+                            "spelling (metres -> meters); lm: as the LM's book text spells them")
     group.add_argument("--hotword", action="append", default=[], metavar="PHRASE[:BOOST]",
                        help=f"boost a word or phrase during beam search (repeatable; boost above 0 and at most "
                             f"{MAX_HOTWORD_BOOST:g}, default {DEFAULT_HOTWORD_BOOST:g}); a ':' in the phrase is "
@@ -190,7 +193,7 @@ def decoder_options(args: argparse.Namespace) -> dict:
         raise CliError("--head phones needs the lexicon decoder (--decoder beam or lexicon, with an LM)", EXIT_USAGE)
     return {"decoder": args.decoder, "beam_size": args.beam_size, "lm": lm, "lm_weight": args.lm_weight,
             "word_bonus": args.word_bonus, "hotwords": hotwords, "head": args.head,
-            "lexicon": args.lexicon or "auto"}
+            "lexicon": args.lexicon or "auto", "spelling": args.spelling}
 
 
 class StdoutError(CliError):

@@ -79,7 +79,8 @@ def build_decoder(bundle: Bundle, decoding: DecodingConfig, model: str | Path | 
         vocabulary = PHONES if head == "phones" else bundle.vocabulary
         try:
             return LexiconBeamDecoder(bundle.frame_shift, vocabulary, lm=path, alpha=alpha, beta=beta,
-                                      beam_size=beam_size, hotwords=hotwords, lexicon=lexicon)
+                                      beam_size=beam_size, hotwords=hotwords, lexicon=lexicon,
+                                      spelling=decoding.spelling)
         except FlashlightError as error:
             raise BundleError(str(error)) from None
     from .beam_search import BeamSearchDecoder

@@ -33,6 +33,9 @@ lexicon is pronounced by espeak-ng (:mod:`speechlstm.g2p`). Partial results show
 is spelled out but not yet closed by a boundary when its phones are exactly one of its
 pronunciations (the most frequent such word).
 
+Spelling: the LM's words are written in American spelling by default ("metres" -> "meters",
+:mod:`speechlstm.spelling`): homophones over the phone head are chosen by the LM's book text.
+
 Streaming: one flashlight decoder per stream, fed chunk by chunk with ``decode_step``.
 flashlight keeps every frame's hypotheses until told to prune, so once ``commit_frames``
 frames are buffered the best path up to ``keep_frames`` frames back is committed (its words
@@ -55,6 +58,7 @@ from ..config import BEAM_DEFAULTS
 from ..g2p import pronounce
 from ..phones import WORD_BOUNDARY, read_pronunciations
 from ..results import Alternative, Result, Word
+from ..spelling import respelling
 from ..text import VOCABULARY, normalize_text
 from .hotwords import check_hotwords
 from .lm import BOS, EOS, UNK, _open
@@ -278,7 +282,9 @@ class LexiconBeamDecoder:
     units of :class:`~speechlstm.decode.beam_search.BeamSearchDecoder` (natural-log LM weight,
     score per word); ``hotwords`` maps words or phrases to a boost. ``beam_threshold`` drops
     hypotheses that far below the best; ``beam_size_token`` limits the tokens tried per frame
-    (None: all). ``cache_lm=False`` reads a one-off LM (:func:`load_model`).
+    (None: all). ``cache_lm=False`` reads a one-off LM (:func:`load_model`). ``spelling``
+    (:data:`~speechlstm.config.SPELLINGS`) respells the LM's British words in American (hotwords
+    are written as given).
     """
 
     VARIANTS = 4
@@ -289,7 +295,8 @@ class LexiconBeamDecoder:
                  beta: float = BEAM_DEFAULTS["lexicon"][2], beam_size: int = BEAM_DEFAULTS["lexicon"][0],
                  hotwords: Mapping[str, float] | None = None, lexicon: str | Path | None = None,
                  beam_size_token: int | None = None, beam_threshold: float = 25.0,
-                 commit_frames: int = 600, keep_frames: int = 300, cache_lm: bool = True) -> None:
+                 commit_frames: int = 600, keep_frames: int = 300, cache_lm: bool = True,
+                 spelling: str = "american") -> None:
         if lm is None:
             raise ValueError("the lexicon decoder needs a language model (its vocabulary is the lexicon)")
         if commit_frames <= keep_frames + 100:
@@ -310,7 +317,8 @@ class LexiconBeamDecoder:
             beam_threshold=beam_threshold, lm_weight=lm_weight, word_score=beta,
             unk_score=-math.inf, sil_score=0.0, log_add=True, criterion_type=CriterionType.CTC)
         entries, spellings, texts = self._hotword_entries(model, hotwords or {}, lm_weight)
-        self.texts = {**dict(enumerate(model.words)), **texts}
+        respell = respelling(spelling)
+        self.texts = {**{label: respell.get(word, word) for label, word in enumerate(model.words)}, **texts}
         self.lm = _BoostedLM(model.kenlm, entries) if entries else model.kenlm
         self.trie = self._trie(model, entries, spellings)
         self.unk = model.unk
@@ -444,7 +452,7 @@ class LexiconBeamDecoder:
             word = "".join(self.vocabulary[token] for token in tokens).strip("'")
             return [word] if word else []
         label = self.model.homophones.get(tokens)
-        return [self.model.words[label]] if label is not None else []
+        return [self.texts[label]] if label is not None else []
 
     def result(self, state: LexiconState, final: bool = False) -> Result:
         if state.final is not None:
