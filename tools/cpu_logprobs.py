@@ -29,22 +29,20 @@ from speechlstm import Recognizer, RecognizerConfig
 from speechlstm.backends import load_backend, resolve_backend
 from speechlstm.config import DecodingConfig
 from speechlstm.decode import decoder_head
-from speechlstm.evaluate import utterance_id
 from speechlstm.io.manifest import read_manifest
 from speechlstm.results import Result
-from speechlstm.scoring import score
 
 MODES = ("offline", "streaming")
 
 
 class Recorder:
-    """A decoder that decodes nothing: its state is the list of log-prob chunks it was given."""
+    """A decoder that decodes nothing: its one state is the list of log-prob chunks it was given."""
 
     def __init__(self, head: str) -> None:
-        self.head = head
+        self.head, self.chunks = head, []
 
     def new_state(self) -> list[np.ndarray]:
-        return []
+        return self.chunks
 
     def advance(self, state: list[np.ndarray], log_probs: np.ndarray) -> None:
         state.append(np.array(log_probs, dtype=np.float32))
@@ -62,13 +60,11 @@ def record(args: argparse.Namespace) -> None:
     arrays, seconds = {}, {}
     for mode in args.modes:
         start = time.process_time()
-        for row in rows:
+        for index, row in enumerate(rows):
             decoder = Recorder(head)
-            state = decoder.new_state()
-            decoder.new_state = lambda state=state: state  # the recognizer's own state is this list
             Recognizer(bundle, backend, config, decoder=decoder).transcribe_file(row.path, mode=mode)
-            for k, chunk in enumerate(state):
-                arrays[f"{mode}/{utterance_id(row, args.manifest)}/{k}"] = chunk
+            for k, chunk in enumerate(decoder.chunks):
+                arrays[f"{mode}/{index}/{k}"] = chunk
         seconds[mode] = time.process_time() - start
     meta = {"manifest": str(args.manifest), "limit": args.limit, "head": head, "backend": backend_name,
             "model": str(args.model), "machine": platform.machine(), "seconds": seconds}
@@ -76,27 +72,23 @@ def record(args: argparse.Namespace) -> None:
     print(json.dumps(meta))
 
 
-def load(path: Path) -> tuple[dict, dict[str, dict[str, list[np.ndarray]]]]:
-    """The recording's metadata and its chunks (in order) by mode and utterance id."""
+def load(path: Path) -> tuple[dict, dict[str, dict[int, list[np.ndarray]]]]:
+    """The recording's metadata and its chunks (in order) by mode and manifest row."""
     with np.load(path) as data:
-        keys = []
-        for key in data.files:
-            if key != "meta":
-                mode, rest = key.split("/", 1)
-                uid, index = rest.rsplit("/", 1)
-                keys.append((mode, uid, int(index), key))
-        chunks: dict[str, dict[str, list[np.ndarray]]] = {}
-        for mode, uid, _, key in sorted(keys):
-            chunks.setdefault(mode, {}).setdefault(uid, []).append(data[key])
+        keys = sorted(tuple(map(int, key.split("/")[1:])) + (key,) for key in data.files if key != "meta")
+        chunks: dict[str, dict[int, list[np.ndarray]]] = {}
+        for row, _, key in keys:
+            chunks.setdefault(key.split("/")[0], {}).setdefault(row, []).append(data[key])
         return json.loads(str(data["meta"])), chunks
 
 
 def score_recording(args: argparse.Namespace) -> None:
+    from speechlstm.scoring import score
     meta, chunks = load(args.recording)
     other = load(args.against)[1] if args.against else None
     manifest = Path(meta["manifest"])
     rows = read_manifest(manifest, columns=("path", "text"))[:meta["limit"]]
-    references = {utterance_id(row, manifest): row.text for row in rows}
+    references = {index: row.text for index, row in enumerate(rows)}
     native = Recognizer.from_config(RecognizerConfig(model=meta["model"] if meta["model"] != "None" else None,
                                                      backend=meta["backend"]))
     decoder = native.decoder
@@ -111,16 +103,16 @@ def score_recording(args: argparse.Namespace) -> None:
 
     figures = {}
     for mode, utterances in chunks.items():
-        ids = [uid for uid in references if uid in utterances]
-        hypotheses = [decode(utterances[uid]) for uid in ids]
-        figures[mode] = {key: value for key, value in score([references[uid] for uid in ids], hypotheses).items()}
+        ids = [row for row in references if row in utterances]
+        hypotheses = [decode(utterances[row]) for row in ids]
+        figures[mode] = score([references[row] for row in ids], hypotheses)
         figures[mode]["utterances"] = len(ids)
         if other is not None:
             theirs = other[mode]
             figures[mode]["max_abs_logprob_diff"] = float(max(
-                np.abs(np.concatenate(utterances[uid]) - np.concatenate(theirs[uid])).max() for uid in ids))
+                np.abs(np.concatenate(utterances[row]) - np.concatenate(theirs[row])).max() for row in ids))
             figures[mode]["transcripts_differing"] = sum(
-                hypothesis != decode(theirs[uid]) for uid, hypothesis in zip(ids, hypotheses))
+                hypothesis != decode(theirs[row]) for row, hypothesis in zip(ids, hypotheses))
     print(json.dumps({"recording": meta, "figures": figures}, indent=1))
 
 

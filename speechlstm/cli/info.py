@@ -24,15 +24,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "info", help="print a model's card: languages, size, audio, latency, training data, dev WER",
         description="Print the essentials of a model bundle from its header: languages, vocabulary, "
                     "architecture, parameters, file size, sample rate, streaming latency (chunk and right "
-                    "context), training data hours and the dev WER the trainer recorded, if any.")
+                    "context), training data hours and the dev WER the trainer recorded, if any; and the CPU features "
+                    "that decide onnxruntime's int8 kernels (AVX2, AVX-512, VNNI, NEON, dot product).")
     parser.add_argument("model", nargs="?", type=Path, help="model bundle (default: the shipped English model)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..backends.cpu import cpu_features
     from ..bundle import model_card
 
-    card = model_card(args.model)
+    card = {**model_card(args.model), "CPU (onnxruntime)": cpu_features()}
     width = max(map(len, card))
     for key, value in card.items():
         print(f"{key + ':':<{width + 1}} {value}")
