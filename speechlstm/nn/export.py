@@ -236,8 +236,8 @@ def quantize(proto: Any, target: Path, bundle: Bundle, graph: str) -> None:
     The weights use 7 bits (``reduce_range``, |w| <= 64) so the result does not depend on
     the CPU: onnxruntime multiplies u8 activations by s8 weights, and x86 CPUs without VNNI
     (AVX2-only, AVX-512 before Cascade Lake) add each pair of products in 16 bits, which
-    saturates when 2 * 255 * |w| > 32767. With full 8-bit weights an AVX2-only CPU lost 0.6 WER
-    on dev (issue 23; RESULTS.md has the per-CPU figures). The output heads stay
+    saturates when 2 * 255 * |w| > 32767. With full 8-bit weights an AVX2-only AMD EPYC lost 0.6
+    WER on dev (issue 23; RESULTS.md has the per-CPU figures). The output heads stay
     float32: they are 1 % of the weights, and quantizing them cost the phone head 0.25 / 0.4
     WER offline / streaming on dev (40.44 / 41.52 against 40.19 / 41.11, stage 7)."""
     import onnx
