@@ -95,6 +95,9 @@ check() {
         *) die "unknown CPU $1 (one of ${cpus[*]})" ;;
     esac
     (run "$1" -c 'import onnxruntime') || die "$1: python cannot import onnxruntime under emulation"
+    # QEMU before 7.2 emulates no AVX2, and the x86 kernels tested would then be SSE ones
+    [ "$1" != haswell ] || [ "$(run haswell -c 'from speechlstm.backends.cpu import cpu_features; print(cpu_features())')" = "x86_64: AVX2" ] \
+        || die "haswell: this QEMU does not emulate AVX2 (QEMU 7.2 or later does)"
 }
 
 command="${1:-}"
