@@ -10,7 +10,7 @@
 #   scripts/emulated_cpus.sh run CPU ARGS...    # python ARGS on CPU, this checkout importable
 #
 # The arm64 root (about 380 MB: Debian 224 MB, wheels 156 MB) lives in $SPEECHLSTM_EMULATION (default ~/.cache/speechlstm-emulation).
-# Emulation is slow: the acoustic model runs about 50 times slower than natively.
+# Emulation is slow: the acoustic model runs 40 to 70 times slower than natively.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cache="${SPEECHLSTM_EMULATION:-${XDG_CACHE_HOME:-$HOME/.cache}/speechlstm-emulation}"
