@@ -1,6 +1,7 @@
 import io
 import json
 import os
+import platform
 import re
 import shlex
 import shutil
@@ -463,6 +464,7 @@ def test_info_prints_the_model_card(capsys, tmp_path):
     card = {key: value.strip() for key, value in card.items()}
     assert card["training step"] == "7" and card["languages"] == "de (from the file name)"
     assert card["architecture"].startswith("2 BiLSTM layers x 8 units per direction")
+    assert card["CPU (onnxruntime)"].startswith(platform.machine() + ":")
     assert card["streaming latency"] == ("chunk 150 ms + right context 90 ms + window 25 ms = 265 ms "
                                          "algorithmic latency")
     assert card["audio"].startswith("16000 Hz mono") and card["training data"] == "1.5 h from 1 manifests"

@@ -89,6 +89,16 @@ def test_stream_on_onnx_matches_torch_chunked_offline(exported, seed):
                                _chunked_offline(torch_recognizer, samples), atol=1e-4)
 
 
+def test_int8_weights_fit_seven_bits(exported):
+    """u8 x s8 pair sums stay below 2**15 (no saturation on AVX2 without VNNI): |w| <= 64."""
+    import onnx
+    from onnx import numpy_helper
+    for path in exported_files(exported, True).values():
+        weights = [numpy_helper.to_array(t) for t in onnx.load(path).graph.initializer
+                   if t.data_type == onnx.TensorProto.INT8 and len(t.dims) == 3]
+        assert weights and max(int(np.abs(w.astype(np.int16)).max()) for w in weights) <= 64
+
+
 def test_int8_runs_with_the_right_shapes(exported):
     _, backend = load_onnx(exported, int8=True, preload="offline")
     offline = backend.full(_frames(0, 100))

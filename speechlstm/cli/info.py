@@ -24,7 +24,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "info", help="print a model's card: languages, size, audio, latency, training data, dev WER",
         description="Print the essentials of a model bundle from its header: languages, vocabulary, "
                     "architecture, parameters, file size, sample rate, streaming latency (chunk and right "
-                    "context), training data hours and the dev WER the trainer recorded, if any.")
+                    "context), training data hours and the dev WER the trainer recorded, if any; and the CPU features "
+                    "that decide onnxruntime's int8 kernels (AVX2, AVX-512, VNNI, NEON, dot product).")
     parser.add_argument("model", nargs="?", type=Path,
                         help="model bundle, or exported ONNX graphs (a graph or their folder); default: the "
                              "shipped English model")
@@ -34,12 +35,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..backends.cpu import cpu_features
     from ..bundle import model_card
     from .common import EXIT_USAGE, CliError
 
     if args.model and args.model_option:
         raise CliError("give the model once: MODEL or --model MODEL", EXIT_USAGE)
-    card = model_card(args.model or args.model_option)
+    card = {**model_card(args.model or args.model_option), "CPU (onnxruntime)": cpu_features()}
     width = max(map(len, card))
     for key, value in card.items():
         print(f"{key + ':':<{width + 1}} {value}")

@@ -231,7 +231,13 @@ def streaming_graph(bundle: Bundle) -> Any:
 
 def quantize(proto: Any, target: Path, bundle: Bundle, graph: str) -> None:
     """Dynamic int8 quantization (onnxruntime): per-channel int8 LSTM weights, activations
-    quantized on the fly; the metadata is rewritten to say ``int8``. The output heads stay
+    quantized on the fly; the metadata is rewritten to say ``int8``.
+
+    The weights use 7 bits (``reduce_range``, |w| <= 64) so the result does not depend on
+    the CPU: onnxruntime multiplies u8 activations by s8 weights, and x86 CPUs without VNNI
+    (AVX2-only, AVX-512 before Cascade Lake) add each pair of products in 16 bits, which
+    saturates when 2 * 255 * |w| > 32767. With full 8-bit weights an AVX2-only AMD EPYC lost 0.6
+    WER on dev (issue 23; RESULTS.md has the per-CPU figures). The output heads stay
     float32: they are 1 % of the weights, and quantizing them cost the phone head 0.25 / 0.4
     WER offline / streaming on dev (40.44 / 41.52 against 40.19 / 41.11, stage 7)."""
     import onnx
@@ -241,7 +247,7 @@ def quantize(proto: Any, target: Path, bundle: Bundle, graph: str) -> None:
         onnx.save(proto, source)
         logging.disable(logging.WARNING)  # the quantizer logs advice about CNN pre-processing
         try:
-            quantize_dynamic(source, quantized, op_types_to_quantize=["LSTM"], per_channel=True,
+            quantize_dynamic(source, quantized, op_types_to_quantize=["LSTM"], per_channel=True, reduce_range=True,
                              weight_type=QuantType.QInt8)
         finally:
             logging.disable(logging.NOTSET)
