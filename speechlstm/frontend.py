@@ -61,10 +61,9 @@ class LogMel:
         cfg = self.config
         if count == 0:
             return np.zeros((0, cfg.n_mels), dtype=np.float32)
-        windows = np.lib.stride_tricks.sliding_window_view(samples[: (count - 1) * cfg.hop_length + cfg.win_length],
-                                                           cfg.win_length)[:: cfg.hop_length]
+        index = np.arange(cfg.win_length)[None, :] + cfg.hop_length * np.arange(count)[:, None]
         with np.errstate(over="ignore", invalid="ignore"):
-            frames = windows * self.window
+            frames = samples[index] * self.window
             spectrum = np.fft.rfft(frames, n=cfg.n_fft, axis=1)
             power = np.fmin((spectrum.real ** 2 + spectrum.imag ** 2).astype(np.float32), _POWER_LIMIT)
         return np.log(power @ self.filters + cfg.log_floor).astype(np.float32)
