@@ -56,3 +56,46 @@ def test_step_by_step_equals_chunked(model):
 
 def test_full_backend_handles_tiny_input(model):
     assert TorchBackend(model).full(np.zeros((2, 80), np.float32)).shape == (0, 29)
+
+
+def _chunk_by_chunk(model: AcousticModel, feats: torch.Tensor, length: int, chunk: int, right: int) -> torch.Tensor:
+    """The latency-controlled BiLSTM written plainly for one utterance, chunk after chunk as a
+    stream runs it: the reference the batched :meth:`encode_chunked` must equal."""
+    x, _ = model._stack(feats[None, :length], torch.tensor([length]))
+    steps = x.shape[1]
+    n_chunks = -(-steps // chunk)
+    x = torch.nn.functional.pad(x, (0, 0, 0, n_chunks * chunk + right - steps))
+    states = [(s[0], s[1]) for s in model.zero_state(1)]
+    outputs = []
+    for k in range(n_chunks):
+        start = k * chunk
+        valid = max(1, min(chunk + right, steps - start))
+        segment = x[:, start:start + chunk + right]
+        for layer, (fwd, bwd) in enumerate(zip(model.forward_lstms, model.backward_lstms)):
+            main_out, end = fwd(segment[:, :chunk], states[layer])
+            look_out, _ = fwd(segment[:, chunk:], end) if right else (main_out[:, :0], None)
+            states[layer] = end
+            backward = torch.zeros(1, chunk + right, model.config.hidden)
+            backward[:, :valid] = bwd(segment[:, :valid].flip(1))[0].flip(1)
+            segment = torch.cat([torch.cat([main_out, look_out], 1), backward], -1)
+        outputs.append(segment[:, :chunk])
+    return torch.cat(outputs, 1)[0, :steps]
+
+
+@pytest.mark.parametrize("chunk,right", [(4, 3), (3, 7), (5, 0), (6, 1)])
+def test_batched_chunks_equal_chunk_by_chunk_in_value_and_gradient(chunk, right):
+    torch.manual_seed(1)
+    model = AcousticModel(ModelConfig(hidden=12, layers=3, dropout=0.0))
+    lengths = [95, 61, 31]
+    feats = torch.randn(len(lengths), max(lengths), 80)
+    out, out_lengths, _ = model.encode_chunked(feats, torch.tensor(lengths), chunk, right)
+    batched = [out[b, :n] for b, n in enumerate(out_lengths.tolist())]
+    reference = [_chunk_by_chunk(model, feats[b], n, chunk, right) for b, n in enumerate(lengths)]
+    for got, want in zip(batched, reference):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
+    weights = [torch.randn_like(r) for r in reference]
+    grads = [torch.autograd.grad(sum((o * w).sum() for o, w in zip(outs, weights)), list(model.parameters()),
+                                 allow_unused=True) for outs in (batched, reference)]
+    for got, want in zip(*grads):
+        if want is not None:
+            torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)

@@ -84,7 +84,7 @@ def test_train_resume_and_bundle(librispeech, tmp_path):
     manifest = tmp_path / "train.tsv"
     import_librispeech(librispeech, manifest)
     first = _train(manifest, tmp_path / "run", ["--epochs", "1", "--max-minutes", "3", "--spec-augment", "0.5",
-                                                "--speed-prob", "0", "--warp-prob", "1"])
+                                                "--speed-prob", "0", "--warp-prob", "1", "--keep-snapshots", "1"])
     assert first.returncode == 0, first.stderr[-2000:]
     log = (tmp_path / "run" / "train_log.tsv").read_text().splitlines()
     assert log[0].startswith("step\tepoch") and len(log) >= 2
@@ -95,9 +95,12 @@ def test_train_resume_and_bundle(librispeech, tmp_path):
     assert bundle.train["hidden"] == 16 and bundle.train["epochs"] == 1  # the training options travel along
     assert bundle.train["spec_augment"] == 0.5 and bundle.train["speed_prob"] == 0
     first_step = int(load_bundle(tmp_path / "run" / "last.safetensors").info["step"])
-    second = _train(manifest, tmp_path / "run", ["--epochs", "2", "--max-minutes", "3"])
+    second = _train(manifest, tmp_path / "run", ["--epochs", "2", "--max-minutes", "3", "--keep-snapshots", "1"])
     assert second.returncode == 0, second.stderr[-2000:]
-    assert int(load_bundle(tmp_path / "run" / "last.safetensors").info["step"]) > first_step
+    last_step = int(load_bundle(tmp_path / "run" / "last.safetensors").info["step"])
+    assert last_step > first_step
+    snapshots = sorted((tmp_path / "run" / "snapshots").iterdir())  # the first run's was pruned
+    assert [p.name for p in snapshots] == [f"step{last_step:08d}.safetensors"]
     assert f"resuming {tmp_path / 'run' / 'checkpoint.pt'}: step {first_step}," in second.stderr
     # another model size into the same folder: one line naming both sizes, and nothing touched
     before = (tmp_path / "run" / "checkpoint.pt").read_bytes()
@@ -123,3 +126,33 @@ def test_distributed_two_cpu_processes(librispeech, tmp_path):
     result = _train(manifest, tmp_path / "ddp", launcher=torchrun)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "ddp" / "last.safetensors").exists()
+
+
+def _random_bundle(path, seed, **settings):
+    import torch
+
+    from speechlstm.config import FrontendConfig, ModelConfig
+    from speechlstm.nn.model import AcousticModel, save_bundle
+    torch.manual_seed(seed)
+    return save_bundle(path, AcousticModel(ModelConfig(hidden=8, layers=2, **settings)), FrontendConfig(),
+                       {"step": seed}, dtype=np.float32)
+
+
+def test_average_writes_the_mean_of_the_weights(tmp_path):
+    from speechlstm.cli import main
+    inputs = [_random_bundle(tmp_path / f"s{seed}.safetensors", seed) for seed in (1, 2, 3)]
+    assert main(["average", str(tmp_path / "avg.safetensors"), *map(str, inputs)]) == 0
+    averaged = load_bundle(tmp_path / "avg.safetensors")
+    bundles = [load_bundle(path) for path in inputs]
+    assert averaged.model == bundles[0].model and averaged.info["steps"] == [1, 2, 3]
+    for name, value in averaged.tensors.items():
+        np.testing.assert_allclose(value, np.mean([b.tensors[name] for b in bundles], axis=0), atol=1e-3)
+
+
+def test_average_refuses_other_architectures(tmp_path, capsys):
+    from speechlstm.cli import EXIT_MODEL, main
+    a = _random_bundle(tmp_path / "a.safetensors", 1)
+    b = _random_bundle(tmp_path / "b.safetensors", 2, right=4)
+    assert main(["average", str(tmp_path / "avg.safetensors"), str(a), str(b)]) == EXIT_MODEL
+    assert "one architecture" in capsys.readouterr().err
+    assert not (tmp_path / "avg.safetensors").exists()

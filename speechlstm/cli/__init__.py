@@ -1,5 +1,5 @@
 """The ``speechlstm`` command line: one module per command (transcribe, eval, export, live,
-serve, train, build-lm, info, punctuate, train-punct), sharing :mod:`.common`.
+serve, train, average, build-lm, info, punctuate, train-punct), sharing :mod:`.common`.
 
 Exit codes: 0 success; 1 some inputs could not be transcribed (the rest were); 2 usage
 error; 3 the model bundle is missing or invalid; 4 an output could not be written;
@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from ..bundle import BundleError
-from . import (build_lexicon, build_lm, eval as eval_command, export, info, live, punctuate, serve, train,
+from . import (average, build_lexicon, build_lm, eval as eval_command, export, info, live, punctuate, serve, train,
                train_punct, transcribe)
 from .common import (EXIT_DEVICE, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_MODEL, EXIT_OUTPUT, EXIT_USAGE, CliError,
                      StdoutError, silence_stdout, to_stderr, show_warnings)
@@ -29,8 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=info.Version, version=f"speechlstm {__version__}",
                         help="show the version and the default model, then exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in (transcribe, train, eval_command, export, info, live, serve, build_lm, build_lexicon, punctuate,
-                    train_punct):
+    for command in (transcribe, train, average, eval_command, export, info, live, serve, build_lm, build_lexicon,
+                    punctuate, train_punct):
         command.add_parser(commands)
     return parser
 

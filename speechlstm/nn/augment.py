@@ -39,9 +39,14 @@ class AugmentConfig:
 
 
 def _colored_noise(rng: np.random.Generator, n: int) -> np.ndarray:
-    """White, pink or brown noise of unit RMS, shaped in the frequency domain."""
+    """White, pink or brown noise of unit RMS, shaped in the frequency domain (white needs no
+    shaping: its round trip through an FFT of an arbitrary, often prime, length was the data
+    path's dearest step)."""
     exponent = rng.choice([0.0, 0.5, 1.0])
-    spectrum = np.fft.rfft(rng.standard_normal(n))
+    white = rng.standard_normal(n)
+    if exponent == 0.0:
+        return white / (np.sqrt(np.mean(white ** 2)) + 1e-9)
+    spectrum = np.fft.rfft(white)
     freqs = np.maximum(np.fft.rfftfreq(n), 1.0 / n)
     noise = np.fft.irfft(spectrum / freqs ** exponent, n)
     return noise / (np.sqrt(np.mean(noise ** 2)) + 1e-9)

@@ -122,35 +122,59 @@ class AcousticModel(nn.Module):
         looks = x[:, look_index].reshape(batch, n_chunks, right, x.shape[2])
         state = state or self.zero_state(batch)
         new_state: list[LSTMState] = []
+        hidden = self.config.hidden
         for index, (fwd, bwd) in enumerate(zip(self.forward_lstms, self.backward_lstms)):
             if index:
                 mains, looks = self.dropout(mains), self.dropout(looks)
-            h, c = state[index]
-            forward_parts, chunk_states = [], []
-            for k in range(n_chunks):
-                out, (h, c) = fwd(mains[:, k * chunk:(k + 1) * chunk], (h, c))
-                forward_parts.append(out)
-                chunk_states.append((h, c))
-            new_state.append((h, c))
-            forward_main = torch.cat(forward_parts, dim=1)
-            hidden = self.config.hidden
-            if right:
-                h0 = torch.stack([s[0] for s in chunk_states], dim=2).reshape(1, batch * n_chunks, hidden)
-                c0 = torch.stack([s[1] for s in chunk_states], dim=2).reshape(1, batch * n_chunks, hidden)
-                forward_look, _ = fwd(looks.reshape(batch * n_chunks, right, looks.shape[3]), (h0, c0))
-                forward_look = forward_look.reshape(batch, n_chunks, right, hidden)
+                forward_main, forward_look, final = self._forward_chunks(fwd, mains, looks, state[index], chunk)
+            else:
+                forward_main, forward_look, final = self._forward_through(fwd, x, state[index], n_chunks * chunk,
+                                                                          look_index)
+            new_state.append(final)
             width = mains.shape[2]
             segments = torch.cat([mains.reshape(batch, n_chunks, chunk, width), looks], dim=2)
             segments = segments.reshape(batch * n_chunks, chunk + right, width)
             backward, _ = bwd(reverse_within(segments, window))
             backward = reverse_within(backward, window).reshape(batch, n_chunks, chunk + right, hidden)
             mains = torch.cat([forward_main, backward[:, :, :chunk].reshape(batch, n_chunks * chunk, hidden)], -1)
-            if right:
-                looks = torch.cat([forward_look, backward[:, :, chunk:]], dim=-1)
-            else:
-                looks = mains.new_zeros(batch, n_chunks, 0, 2 * hidden)
+            looks = torch.cat([forward_look.reshape(batch, n_chunks, right, hidden), backward[:, :, chunk:]], dim=-1)
         out_lengths = torch.clamp(total, max=main)
         return mains[:, :main], out_lengths, new_state
+
+    @staticmethod
+    def _forward_through(fwd: nn.LSTM, x: torch.Tensor, state: LSTMState, main: int,
+                         look_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, LSTMState]:
+        """The forward direction where every chunk's look-ahead is the next steps of the input
+        itself (the first layer): one pass over the mains, one over the last look-ahead.
+
+        Returns (outputs of the mains, outputs of the look-ahead steps, state after the mains).
+        """
+        forward_main, final = fwd(x[:, :main], state)
+        through = forward_main
+        if x.shape[1] > main:
+            tail, _ = fwd(x[:, main:], final)
+            through = torch.cat([forward_main, tail], dim=1)
+        return forward_main, through[:, look_index], final
+
+    @staticmethod
+    def _forward_chunks(fwd: nn.LSTM, mains: torch.Tensor, looks: torch.Tensor, state: LSTMState,
+                        chunk: int) -> tuple[torch.Tensor, torch.Tensor, LSTMState]:
+        """The forward direction over chunks whose look-ahead differs from the next chunk (the
+        layers above the first): chunk by chunk, each chunk's look-ahead from its end state.
+
+        ``split`` rather than slicing: the gradient of each slice would be a full-size zero tensor.
+        """
+        batch, n_chunks, right, _ = looks.shape
+        forward_parts, ends = [], []
+        for part in mains.split(chunk, dim=1):
+            out, state = fwd(part, state)
+            forward_parts.append(out)
+            ends.append(state)
+        forward_look = looks.new_zeros(batch, 0, fwd.hidden_size)
+        if right:
+            h0, c0 = (torch.stack(side, dim=2).reshape(1, batch * n_chunks, -1) for side in zip(*ends))
+            forward_look, _ = fwd(looks.reshape(batch * n_chunks, right, looks.shape[3]), (h0, c0))
+        return torch.cat(forward_parts, dim=1), forward_look, state
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor, chunk: int | None = None,
                 right: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:

@@ -168,6 +168,8 @@ class TrainConfig:
     threads: int = _option(0, "torch threads (0: torch's default)")
     log_minutes: float = _option(2.0, "write a log row this often")
     checkpoint_minutes: float = _option(5.0, "save a checkpoint this often")
+    keep_snapshots: int = _option(0, "also keep the last K checkpoints as bundles in OUT/snapshots/, "
+                                     "for speechlstm average (0: none)")
     eval_minutes: float = _option(15.0, "score --dev this often")
     eval_limit: int = _option(0, "score only the first N dev utterances")
     seed: int = _option(1, "random seed")
@@ -180,6 +182,8 @@ class TrainConfig:
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             build = f"torch {torch.__version__} has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
             raise TrainSetupError(f"--device {self.device}: {build}; train with --device cpu")
+        if self.keep_snapshots < 0:
+            raise TrainSetupError("--keep-snapshots must be 0 or more")
         if self.bf16 and not self.device.startswith("cuda"):
             raise TrainSetupError("--bf16 needs --device cuda: torch's CPU LSTM has no bf16 kernel")
 
@@ -363,6 +367,17 @@ class Trainer:
         temporary.replace(self.checkpoint_path)
         save_bundle(self.args.out / "last.safetensors", self.model, self.frontend, {**self.info, "step": self.step},
                     train=self.train_config)
+        if self.args.keep_snapshots:
+            self.save_snapshot()
+
+    def save_snapshot(self) -> None:
+        """A bundle of this step in OUT/snapshots/, keeping the newest ``--keep-snapshots``."""
+        folder = self.args.out / "snapshots"
+        folder.mkdir(exist_ok=True)
+        save_bundle(folder / f"step{self.step:08d}.safetensors", self.model, self.frontend,
+                    {**self.info, "step": self.step}, train=self.train_config)
+        for old in sorted(folder.glob("step*.safetensors"))[: -self.args.keep_snapshots]:
+            old.unlink()
 
     def log(self, figures: dict[str, float]) -> None:
         elapsed = max(time.time() - self.window_start, 1e-9)
