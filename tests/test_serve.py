@@ -327,15 +327,15 @@ def test_bad_configs_get_1007_with_a_reason_and_no_traceback(server, config, cap
 
 
 HOTWORD_LIMITS = {
-    "too many": ([f"word{i}" for i in range(101)], "at most 100 hotwords"),
-    "too long": (["a" * 101], "at most 100 characters"),
-    "boost too big": ([["kitchen", 1000]], "boosts must be 0 to 30"),
+    "too many": ([f"word{i}" for i in range(101)], 1008, "at most 100 hotwords"),
+    "too long": (["a" * 101], 1008, "at most 100 characters"),
+    "boost too big": ([["kitchen", 1000]], 1007, "greater than 0 and at most 20"),  # config.MAX_HOTWORD_BOOST
 }
 
 
 @pytest.mark.parametrize("limit", HOTWORD_LIMITS, ids=list(HOTWORD_LIMITS))
 def test_hotwords_are_limited_per_connection(server, limit):
-    hotwords, reason = HOTWORD_LIMITS[limit]
+    hotwords, expected, reason = HOTWORD_LIMITS[limit]
 
     async def client():
         async with connect(server) as ws:
@@ -343,7 +343,7 @@ def test_hotwords_are_limited_per_connection(server, limit):
             return await closed_with(ws)
 
     code, message = asyncio.run(client())
-    assert code == 1008 and reason in message, (code, message)
+    assert code == expected and reason in message, (code, message)
 
 
 def test_hotword_decoders_are_built_off_the_decoding_thread_and_cached_with_a_bound(tiny_bundle, monkeypatch):
