@@ -12,7 +12,6 @@ import sys
 from typing import Callable, Iterable, Iterator, Sequence, TextIO
 
 import numpy as np
-from tqdm import tqdm
 
 REPORT_SECONDS = 1.0
 """Audio between two reports of progress inside a file (a streaming block is 0.1 s)."""
@@ -49,6 +48,8 @@ class BatchProgress:
         # An archive's audio reads in hours; a few clips' in seconds.
         scale, amount = ((1 / 3600, "{n:.2f}/{total:.2f} h audio") if total >= 3600
                          else (1, "{n:.0f}/{total:.0f} s audio"))
+        from tqdm import tqdm  # here, not at the top: the recognizer imports this module, the edge runtime has no tqdm
+
         self._bar = tqdm(total=total, desc=f"{label}0/{len(durations)} files", unit="s audio", unit_scale=scale,
                          file=sys.stderr, leave=False, dynamic_ncols=True, disable=not sys.stderr.isatty(),
                          bar_format="{desc} {percentage:3.0f}%|{bar}| " + amount + "{postfix} "
