@@ -3,6 +3,7 @@ decoding options, warnings as lines and atomic output files."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import re
 import sys
@@ -273,3 +274,19 @@ def silence_stdout() -> None:
     except (OSError, ValueError):
         pass
 
+
+def run_trainer(module: str, argv: list[str]) -> int:
+    """``speechlstm.nn.<module>.main(argv)``, torch imported only now: missing torch and a mistake in the
+    options (:class:`~speechlstm.nn.train.TrainSetupError`) are usage errors, unreadable files input errors."""
+    try:
+        train = importlib.import_module(f"..nn.{module}", __package__).main
+        from ..nn.train import TrainSetupError
+    except ImportError as error:
+        raise CliError(f"training needs torch (pip install 'speechlstm[train]'): {error}", EXIT_USAGE) from None
+    try:
+        train(argv)
+    except TrainSetupError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
+    except OSError as error:
+        raise CliError(f"{error.filename or 'training'}: {error.strerror or error}", EXIT_INPUT) from None
+    return 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import EXIT_INPUT, EXIT_USAGE, CliError
+from .common import run_trainer
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -15,14 +15,4 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        from ..nn.train import TrainSetupError, main as train
-    except ImportError as error:
-        raise CliError(f"training needs torch (pip install 'speechlstm[train]'): {error}", EXIT_USAGE) from None
-    try:
-        train(args.rest)
-    except TrainSetupError as error:
-        raise CliError(str(error), EXIT_USAGE) from None
-    except OSError as error:
-        raise CliError(f"{error.filename or 'training'}: {error.strerror or error}", EXIT_INPUT) from None
-    return 0
+    return run_trainer("train", args.rest)
