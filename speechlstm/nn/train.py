@@ -150,6 +150,8 @@ class TrainConfig:
     lexicon: Path | None = _option(None, "ARPAbet lexicon (WORD<TAB>PHONES): adds the auxiliary phone CTC head",
                                    type=Path)
     phone_weight: float = _option(0.4, "weight of the phone CTC loss beside the character loss")
+    max_seconds: float = _option(35.0, "leave out longer utterances (a curriculum: short ones first "
+                                       "makes a model from random weights leave the CTC blank plateau sooner)")
     epochs: int = _option(1000, "stop after this many epochs")
     max_minutes: float = _option(60.0, "training time budget")
     batch_seconds: float = _option(400.0, "padded audio per batch")
@@ -236,12 +238,13 @@ def split_repeat(spec: str) -> tuple[str, float]:
     return spec, 1.0
 
 
-def load_training_sets(specs: list[str], workers: int) -> tuple[list[Utterance], list[float], list[np.ndarray]]:
-    """Utterances of every ``MANIFEST[:REPEAT]``, their repeat weights and their decoded audio."""
+def load_training_sets(specs: list[str], workers: int,
+                       max_seconds: float = 35.0) -> tuple[list[Utterance], list[float], list[np.ndarray]]:
+    """Utterances of every ``MANIFEST[:REPEAT]`` up to ``max_seconds`` long, their repeat weights and their audio."""
     utterances, weights = [], []
     for spec in specs:
         path, repeat = split_repeat(spec)
-        rows = [u for u in read_manifest(path) if 0.3 < u.duration < 35 and normalize_text(u.text)]
+        rows = [u for u in read_manifest(path) if 0.3 < u.duration <= max_seconds and normalize_text(u.text)]
         utterances += rows
         weights += [repeat] * len(rows)
     return utterances, weights, load_audio_cache(utterances, workers)
@@ -311,7 +314,7 @@ class Trainer:
         checkpoint = read_checkpoint(self.checkpoint_path, args.model_config(), self.device)
         args.out.mkdir(parents=True, exist_ok=True)
         self.frontend = FrontendConfig()
-        self.utterances, self.weights, audio = load_training_sets(args.train, max(1, args.workers))
+        self.utterances, self.weights, audio = load_training_sets(args.train, max(1, args.workers), args.max_seconds)
         phone_targets = None
         if args.lexicon:
             lexicon = read_lexicon(args.lexicon)
