@@ -134,7 +134,7 @@ def _random_bundle(path, seed, **settings):
     from speechlstm.config import FrontendConfig, ModelConfig
     from speechlstm.nn.model import AcousticModel, save_bundle
     torch.manual_seed(seed)
-    return save_bundle(path, AcousticModel(ModelConfig(hidden=8, layers=2, **settings)), FrontendConfig(),
+    return save_bundle(path, AcousticModel(ModelConfig(**{"hidden": 8, "layers": 2, **settings})), FrontendConfig(),
                        {"step": seed}, dtype=np.float32)
 
 
@@ -156,3 +156,19 @@ def test_average_refuses_other_architectures(tmp_path, capsys):
     assert main(["average", str(tmp_path / "avg.safetensors"), str(a), str(b)]) == EXIT_MODEL
     assert "one architecture" in capsys.readouterr().err
     assert not (tmp_path / "avg.safetensors").exists()
+
+
+def test_init_grows_a_shallower_bundle(librispeech, tmp_path):
+    """Layer-wise pretraining: a 1-layer bundle initialises the first layer and the heads of a 2-layer run."""
+    manifest = tmp_path / "train.tsv"
+    import_librispeech(librispeech, manifest)
+    shallow = _random_bundle(tmp_path / "shallow.safetensors", 5, layers=1)
+    run = _train(manifest, tmp_path / "grown", ["--init", str(shallow), "--hidden", "8", "--epochs", "1"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    before, after = load_bundle(shallow).tensors, load_bundle(tmp_path / "grown" / "last.safetensors").tensors
+    assert after["forward_lstms.0.weight_ih_l0"].shape == before["forward_lstms.0.weight_ih_l0"].shape
+    assert "forward_lstms.1.weight_ih_l0" in after and "forward_lstms.1.weight_ih_l0" not in before
+    shrunk = _train(manifest, tmp_path / "shrunk", ["--init", str(tmp_path / "grown" / "last.safetensors"),
+                                                    "--hidden", "8", "--layers", "1"])
+    assert shrunk.returncode == 2 and shrunk.stderr.count("\n") == 1, shrunk.stderr
+    assert "--hidden 8 --layers 2" in shrunk.stderr and "this command: --hidden 8 --layers 1" in shrunk.stderr

@@ -332,9 +332,7 @@ class Trainer:
                       f"{trained_seconds / 60:.1f} of {args.max_minutes:g} minutes trained", file=sys.stderr,
                       flush=True)
         elif args.init:
-            missing, _ = self.model.load_state_dict(model_from_bundle(load_bundle(args.init)).state_dict(), strict=False)
-            if any(not name.startswith("phone_head.") for name in missing):
-                raise SystemExit(f"--init {args.init} does not fit this model: missing {missing}")
+            self.load_init(args.init)
         else:
             mean, std = feature_stats(self.utterances, audio, self.frontend)
             self.model.feat_mean.copy_(torch.from_numpy(mean))
@@ -356,6 +354,21 @@ class Trainer:
             print("\t".join(self.LOG_COLUMNS), flush=True)
         self.start = time.time() - trained_seconds
         self._reset_window()
+
+    def load_init(self, path: Path) -> None:
+        """Start from a bundle's weights. A bundle with fewer layers grows: its layers and heads are
+        kept and the layers above them start from random weights (layer-wise pretraining: a shallow
+        network leaves the CTC blank plateau far sooner than a deep one from random weights)."""
+        source = model_from_bundle(load_bundle(path))
+        grown = range(source.config.layers, self.model.config.layers)
+        new = ("phone_head.",) + tuple(f"{side}_lstms.{i}." for side in ("forward", "backward") for i in grown)
+        try:
+            missing, _ = self.model.load_state_dict(source.state_dict(), strict=False)
+        except RuntimeError as error:
+            raise TrainSetupError(f"--init {path} does not fit this model: {str(error).splitlines()[-1].strip()}")
+        if source.config.layers > self.model.config.layers or any(not name.startswith(new) for name in missing):
+            raise TrainSetupError(f"--init {path} does not fit this model ({describe_state(source.state_dict())}; "
+                                  f"this command: {describe_state(self.model.state_dict())})")
 
     def _reset_window(self) -> None:
         self.losses: list[float] = []
