@@ -143,8 +143,9 @@ class LexiconFreeAdapter:
 
 
 def make_decoder(kind: str, lm: Path, alpha: float, beta: float, beam: int, frame_shift: float, cache: dict,
-                 lexicon: Path | None = None, spelling: str = "american"):
-    """A decoder of ``kind``; ``cache`` keeps the loaded LM between grid points."""
+                 lexicon: Path | None = None, spelling: str = "american", pruning: dict | None = None):
+    """A decoder of ``kind``; ``cache`` keeps the loaded LM between grid points; ``pruning`` holds the
+    lexicon decoders' ``beam_threshold`` and ``beam_size_token``."""
     from speechlstm.text import VOCABULARY
     if kind == "greedy":
         from speechlstm.decode.greedy import GreedyDecoder
@@ -159,7 +160,7 @@ def make_decoder(kind: str, lm: Path, alpha: float, beta: float, beam: int, fram
         from speechlstm.decode.flashlight import LexiconBeamDecoder
         from speechlstm.phones import PHONES
         return LexiconBeamDecoder(frame_shift, PHONES if kind == "phones" else VOCABULARY, lm=lm, alpha=alpha,
-                                  beta=beta, beam_size=beam, lexicon=lexicon, spelling=spelling)
+                                  beta=beta, beam_size=beam, lexicon=lexicon, spelling=spelling, **(pruning or {}))
     return LexiconFreeAdapter(VOCABULARY, lm, alpha, beam)
 
 
@@ -186,7 +187,8 @@ def decode_streaming(decoder, matrices: list[np.ndarray], chunk: int) -> tuple[l
 
 
 def run_job(kind: str, lm: str, grid: list[tuple[float, float]], beam: int, cache_path: str,
-            stream_all: bool = False, lexicon: str | None = None, spelling: str = "american") -> dict:
+            stream_all: bool = False, lexicon: str | None = None, spelling: str = "american",
+            pruning: dict | None = None) -> dict:
     """One decoder with one LM over its grid, in a fresh process (for load time and RSS)."""
     prefix = "phones_" if kind == "phones" else ""
     with np.load(cache_path) as cached:
@@ -200,18 +202,19 @@ def run_job(kind: str, lm: str, grid: list[tuple[float, float]], beam: int, cach
     lm_cache: dict = {}
     lexicon_path = Path(lexicon) if lexicon else None
     start = time.process_time()
-    make_decoder(kind, Path(lm), *grid[0], beam, frame_shift, lm_cache, lexicon_path, spelling)
+    make_decoder(kind, Path(lm), *grid[0], beam, frame_shift, lm_cache, lexicon_path, spelling, pruning)
     load_s = time.process_time() - start
     rows = []
     for alpha, beta in grid:
-        decoder = make_decoder(kind, Path(lm), alpha, beta, beam, frame_shift, lm_cache, lexicon_path, spelling)
+        decoder = make_decoder(kind, Path(lm), alpha, beta, beam, frame_shift, lm_cache, lexicon_path, spelling,
+                               pruning)
         texts, seconds = decode_offline(decoder, offline)
         rows.append({"decoder": kind, "lm": lm, "lm_mb": Path(lm).stat().st_size / 1e6, "beam": beam,
                      "lm_weight": alpha, "word_bonus": beta, "offline": score(refs, texts), "offline_s": seconds})
     best = min(rows, key=lambda row: (row["offline"]["wer"], row["offline"]["cer"]))
     for row in rows if stream_all else [best]:
         decoder = make_decoder(kind, Path(lm), row["lm_weight"], row["word_bonus"], beam, frame_shift, lm_cache,
-                               lexicon_path, spelling)
+                               lexicon_path, spelling, pruning)
         texts, costs = decode_streaming(decoder, streaming, chunk)
         row.update(streaming=score(refs, texts), chunk_ms_p50=1000 * statistics.median(costs),
                    chunk_ms_p95=1000 * float(np.percentile(costs, 95)))
@@ -236,6 +239,10 @@ def main() -> None:
     parser.add_argument("--lexicon-beam", type=int, default=50)
     parser.add_argument("--lexicon-lm-weights", type=float, nargs="+", default=[0.6, 0.9, 1.2])
     parser.add_argument("--lexicon-word-bonuses", type=float, nargs="+", default=[-2.0, -1.0, 0.0])
+    parser.add_argument("--beam-threshold", type=float,
+                        help="lexicon decoders: drop hypotheses this far below the best (default: the decoder's)")
+    parser.add_argument("--token-beam", type=int,
+                        help="lexicon decoders: tokens tried per frame (default: the decoder's)")
     parser.add_argument("--lexicon", type=Path, default=DEFAULT_BUNDLE.parent / "lexicon.txt.gz",
                         help="pronunciations of the LM's words, for the phones decoder")
     parser.add_argument("--spelling", choices=SPELLINGS, default="american",
@@ -255,6 +262,8 @@ def main() -> None:
     print("| decoder | LM | LM MB | beam | LM weight | word bonus | offline WER % | offline CER % | offline CPU s "
           "| streaming WER % | streaming CER % | CPU ms per chunk p50 / p95 | LM load CPU s | peak RSS MB |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    pruning = {name: value for name, value in (("beam_threshold", args.beam_threshold),
+                                               ("beam_size_token", args.token_beam)) if value is not None}
     results = []
     context = multiprocessing.get_context("spawn")
     jobs = [(lm, kind) for lm in args.lm for kind in args.decoders if kind != "greedy"]
@@ -264,7 +273,8 @@ def main() -> None:
         beam, grid = grids[kind]
         with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
             job = pool.submit(run_job, kind, str(lm), grid, beam, str(cache), args.stream_all,
-                              str(args.lexicon), args.spelling).result()
+                              str(args.lexicon), args.spelling, pruning if kind in ("lexicon", "phones") else None
+                              ).result()
         results.append(job)
         for row in job["rows"]:
             lm_name, lm_mb = (Path(lm).name, f"{row['lm_mb']:.1f}") if kind != "greedy" else ("-", "-")
