@@ -49,7 +49,8 @@ class AudioWarning(UserWarning):
 
 
 def to_mono_float(samples: np.ndarray) -> np.ndarray:
-    """Mix (frames, channels) or (frames,) to mono float32, replacing NaN by 0 and +-Inf by +-1."""
+    """Mix (frames, channels) or (frames,) to mono float32, replacing NaN by 0 and +-Inf by +-1;
+    always a new array, so the caller may reuse its own."""
     samples = np.asarray(samples)
     if samples.dtype.kind not in "fiu":
         raise AudioError(f"expected numeric samples, got dtype {samples.dtype}")
@@ -67,10 +68,12 @@ def to_mono_float(samples: np.ndarray) -> np.ndarray:
         info = np.iinfo(samples.dtype)
         scale = float(max(-info.min, info.max))
         offset = 0.0 if samples.dtype.kind == "i" else (info.max + 1) / 2.0
-        samples = (samples.astype(np.float64) - offset) / scale
+        samples = samples.astype(np.float64)
+        samples -= offset
+        samples /= scale
     with np.errstate(over="ignore"):
         samples = samples.astype(np.float32)
-    return np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)
+    return np.nan_to_num(samples, copy=False, nan=0.0, posinf=1.0, neginf=-1.0)
 
 
 class Resampler:
