@@ -268,11 +268,22 @@ class Recognizer:
         for stream, log_probs, state in zip(group, outputs, states):
             emitted = np.flatnonzero(np.argmax(log_probs, axis=1) != 0)  # index 0 is blank in both heads
             if len(emitted):
-                stream.last_emission = stream.decoded_seconds + (int(emitted[-1]) + 1) * step_seconds
+                stream.last_emission = self.decoded_seconds(stream) + (int(emitted[-1]) + 1) * step_seconds
             stream.lstm_state = state
             stream.decoder.advance(stream.decoder_state, log_probs)
             stream.pending = stream.pending[main * stack:]
             stream.chunks += 1
+
+    def decoded_seconds(self, stream: Stream) -> float:
+        """Audio time up to which the model's output for ``stream`` has reached its decoder.
+
+        It lags the audio received by the right context plus the unfinished chunk; endpointing
+        compares the model's last emission with this, not with the audio received.
+        """
+        config = self.bundle.frontend
+        received = stream.samples_received
+        frames = 0 if received < config.win_length else 1 + (received - config.win_length) // config.hop_length
+        return (frames - len(stream.pending)) * config.hop_length / config.sample_rate
 
     def get_result(self, stream: Stream) -> Result:
         """The text so far; the final result once the input is finished and every chunk decoded."""
@@ -301,7 +312,7 @@ class Recognizer:
         if length >= rules.max_utterance:
             return True
         result = self.get_result(stream)
-        silence = max(stream.decoded_seconds - stream.last_emission, length - stream.last_loud)
+        silence = max(self.decoded_seconds(stream) - stream.last_emission, length - stream.last_loud)
         return silence >= (rules.trailing_silence if result.text else rules.trailing_silence_no_speech)
 
     def alternatives(self, stream: Stream, count: int) -> list[Alternative]:

@@ -58,7 +58,7 @@ class Stream:
         self.last_loud = 0.0
         """Where the last 10 ms above the silence level ended, in :attr:`seconds_accepted` time."""
         self.last_emission = 0.0
-        """Where the model's last non-blank output step ended, in :attr:`decoded_seconds` time."""
+        """Where the model's last non-blank output step ended, in decoded audio time (``Recognizer.decoded_seconds``)."""
         self.input_done = False
         self.final_result: Result | None = None
         self.chunks = 0
@@ -69,18 +69,6 @@ class Stream:
     def seconds_received(self) -> float:
         """Audio turned into features so far, in seconds at the model's sample rate."""
         return self.samples_received / self.frontend.sample_rate
-
-    @property
-    def decoded_seconds(self) -> float:
-        """Audio time up to which the model's output has reached the decoder.
-
-        It lags the audio received by the right context plus the unfinished chunk; endpointing
-        compares word end times with this, not with the audio received.
-        """
-        config = self.frontend
-        received = self.samples_received
-        frames = 0 if received < config.win_length else 1 + (received - config.win_length) // config.hop_length
-        return (frames - len(self.pending)) * config.hop_length / config.sample_rate
 
     def accept_waveform(self, sample_rate: int, samples: np.ndarray) -> None:
         """Buffer audio at any sample rate, mono or (frames, channels), as mono float32 (a copy:
