@@ -323,9 +323,9 @@ def audio_duration(path: str | bytes | os.PathLike) -> float | None:
 
 def raw_pcm_blocks(stream: BinaryIO, sample_rate: int, block_seconds: float = 0.1) -> Iterator[tuple[int, np.ndarray]]:
     """Headerless 16-bit little-endian mono PCM from ``stream`` (what ``arecord -f S16_LE -c 1``,
-    ``sox -t raw`` or ``ffmpeg -f s16le -ac 1`` write) as ``(sample_rate, float32 block)`` pairs,
-    each passed on as soon as it is read (at most ``block_seconds``), for live input that never ends.
-    A trailing odd byte (half a sample) is dropped."""
+    ``sox -t raw`` or ``ffmpeg -f s16le -ac 1`` write) as ``(sample_rate, int16 block)`` pairs (the
+    stream they are fed to converts them to float once), each passed on as soon as it is read (at
+    most ``block_seconds``), for live input that never ends. A trailing odd byte (half a sample) is dropped."""
     if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
         raise AudioError(f"sample rate {sample_rate} Hz is outside the supported "
                          f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz")
@@ -337,7 +337,7 @@ def raw_pcm_blocks(stream: BinaryIO, sample_rate: int, block_seconds: float = 0.
         if len(data) % 2:
             data, odd = data[:-1], data[-1:]
         if data:
-            yield sample_rate, to_mono_float(np.frombuffer(data, dtype="<i2"))
+            yield sample_rate, np.frombuffer(data, dtype="<i2")
 
 
 def resample(samples: np.ndarray, source: int, target: int) -> np.ndarray:
