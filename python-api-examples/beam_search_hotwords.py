@@ -18,7 +18,4 @@ args = parser.parse_args()
 recognizer = Recognizer.from_config(RecognizerConfig())          # the shipped model, beam search + LM
 stream = recognizer.create_stream(hotwords=[(phrase, 8.0) for phrase in args.hotwords])
 stream.accept_waveform(recognizer.sample_rate, read_audio(args.audio, recognizer.sample_rate))
-stream.input_finished()
-while recognizer.is_ready(stream):
-    recognizer.decode_stream(stream)
-print(recognizer.get_result(stream).text)
+print(recognizer.finish(stream).text)                           # end of input: decode the rest

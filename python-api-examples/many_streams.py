@@ -26,7 +26,6 @@ while sources:
             del sources[path]
         else:
             streams[path].accept_waveform(rate, block)
-    while any(recognizer.is_ready(s) for s in streams.values()):
-        recognizer.decode_streams(list(streams.values()))
+    recognizer.decode_ready(list(streams.values()))   # every ready chunk, one backend call a round
 for path, stream in streams.items():
     print(f"{path}: {recognizer.get_result(stream).text}")

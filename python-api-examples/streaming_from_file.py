@@ -17,11 +17,7 @@ recognizer = Recognizer.from_bundle()
 stream = recognizer.create_stream()                    # the stream holds state; the recognizer decodes
 with sf.SoundFile(args.audio) as audio:
     for block in audio.blocks(blocksize=audio.samplerate // 10, dtype="float32"):
-        stream.accept_waveform(audio.samplerate, block)
-        while recognizer.is_ready(stream):
-            recognizer.decode_stream(stream)
+        stream.accept_waveform(audio.samplerate, block)  # buffered
+        recognizer.decode_ready(stream)                 # every chunk that is ready
         print(f"\rpartial: {recognizer.get_result(stream).text}", end="", flush=True)
-stream.input_finished()
-while recognizer.is_ready(stream):
-    recognizer.decode_stream(stream)
-print(f"\nfinal:   {recognizer.get_result(stream).text}")
+print(f"\nfinal:   {recognizer.finish(stream).text}")  # end of input: decode the rest

@@ -203,6 +203,11 @@ class EndpointConfig:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
 
+    @property
+    def silence_level(self) -> float:
+        """``silence_dbfs`` as an RMS amplitude (full scale 1.0)."""
+        return 10.0 ** (self.silence_dbfs / 20.0)
+
 
 def field_names(cls: type) -> frozenset[str]:
     """The field names of a config dataclass."""

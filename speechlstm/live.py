@@ -24,7 +24,6 @@ from typing import Any, Callable, Iterable, Iterator, Literal, Sequence
 import numpy as np
 
 from .config import EndpointConfig
-from .io.audio import to_mono_float
 from .punctuation import StreamingPunctuator, load_punctuator
 from .recognizer import Recognizer
 from .results import Alternative, LiveEvent, Result
@@ -82,11 +81,9 @@ class LiveSession:
 
         When the source ends, the last utterance is flushed as a final.
         """
-        recognizer = self.recognizer
         for sample_rate, block in source:
             self.accept(sample_rate, block)
-            while recognizer.is_ready(self.stream):
-                recognizer.decode_stream(self.stream)
+            self.recognizer.decode_ready(self.stream)
             event = self.poll()
             if event is not None:
                 yield event
@@ -96,13 +93,12 @@ class LiveSession:
 
     def accept(self, sample_rate: int, block: np.ndarray) -> None:
         """Add a block to the current utterance without decoding it: the caller decodes the
-        stream's ready chunks (alone, or batched with other sessions' as the server does),
-        then calls :meth:`poll`."""
+        stream's ready chunks (:meth:`Recognizer.decode_ready`, alone or with other sessions'
+        streams as the server does), then calls :meth:`poll`."""
         if self.utterance is None:
             self._start()
-        samples = to_mono_float(block)
-        self.stream.accept_waveform(sample_rate, samples)
-        self.seconds += len(samples) / sample_rate
+        self.stream.accept_waveform(sample_rate, block)
+        self.seconds += len(block) / sample_rate
 
     def poll(self) -> LiveEvent | None:
         """After decoding: the final at an endpoint (the stream restarts), a partial when the

@@ -4,16 +4,19 @@ The API has the shape sherpa-onnx users know::
 
     recognizer = Recognizer.from_config(RecognizerConfig(...))   # or Recognizer.from_bundle(path, **options)
     stream = recognizer.create_stream(hotwords=["Marianne"])     # per-stream hotwords
-    stream.accept_waveform(sample_rate, samples); stream.input_finished()
-    while recognizer.is_ready(stream): recognizer.decode_stream(stream)
-    recognizer.decode_streams([s1, s2, s3])                      # ready chunks of all, one backend call
+    stream.accept_waveform(sample_rate, samples); stream.input_finished()   # buffered only
+    recognizer.decode_ready(stream)                              # every ready chunk
+    recognizer.decode_ready([s1, s2, s3])                        # of many streams, one backend call a round
     recognizer.get_result(stream); recognizer.is_endpoint(stream); recognizer.reset(stream)
     recognizer.transcribe_file(path, mode="streaming")           # mode per call
 
-A :class:`~speechlstm.Stream` holds state only; everything that computes is here.
+A :class:`~speechlstm.Stream` holds state only; everything that computes is here: features,
+model, decoding, results and endpoints. ``is_ready``, ``decode_stream`` and ``decode_streams``
+are the single steps that :meth:`Recognizer.decode_ready` repeats.
 """
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections import OrderedDict
@@ -27,7 +30,8 @@ from .backends import BACKENDS, AcousticBackend, load_backend, resolve_backend
 from .bundle import Bundle
 from .config import MODES, DecodingConfig, EndpointConfig, StreamingConfig, field_names, hotword_boosts
 from .decode import Decoder, build_decoder, build_grammar_decoder
-from .io.audio import AudioError, iter_blocks, resample, to_mono_float
+from .frontend import StreamingLogMel
+from .io.audio import AudioError, iter_blocks, resample
 from .progress import reporting
 from .results import Alternative, Result, Transcript
 from .segments import SegmentedOffline
@@ -150,7 +154,12 @@ class Recognizer:
         hotwords do not apply then. Either decoder is built once and kept for reuse
         (:attr:`HOTWORD_DECODERS` of them, from any thread).
         """
-        return Stream(self, self.decoder_for(hotwords, phrases), self.config.endpoint.silence_dbfs)
+        decoder = self.decoder_for(hotwords, phrases)
+        return Stream(decoder, self.config.endpoint, *self._new_state(decoder))
+
+    def _new_state(self, decoder: Decoder) -> tuple[StreamingLogMel, Any, Any]:
+        """The frontend, model and decoder states a stream starts from."""
+        return StreamingLogMel(self.bundle.frontend), self.backend.initial_state(), decoder.new_state()
 
     def decoder_for(self, hotwords: Any = None, phrases: Sequence[str] | None = None) -> Decoder:
         """The decoder of a stream with these hotwords or phrases: cached, else built (slow: call it
@@ -172,8 +181,31 @@ class Recognizer:
                 self._decoders.popitem(last=False)
         return decoder
 
+    def _take_audio(self, stream: Stream) -> None:
+        """Turn the audio ``stream`` buffered into feature frames waiting for the model, noting
+        where it was last loud; once its input is finished, flush the resampler's tail too."""
+        blocks, stream.audio = stream.audio, []
+        for block in blocks:
+            rate = stream.resampler.source
+            loud = _last_loud_sample(block, rate, stream.endpoint.silence_level)
+            if loud is not None:
+                stream.last_loud = stream.seconds_accepted + loud / rate
+            stream.seconds_accepted += len(block) / rate
+            self._add_samples(stream, stream.resampler(block))
+        if stream.input_done and stream.resampler is not None:
+            self._add_samples(stream, stream.resampler(np.zeros(0, dtype=np.float32), last=True))
+            stream.resampler = None
+
+    @staticmethod
+    def _add_samples(stream: Stream, samples: np.ndarray) -> None:
+        stream.samples_received += len(samples)
+        frames = stream.features.accept(samples)
+        if len(frames):
+            stream.pending = np.concatenate([stream.pending, frames])
+
     def _next_chunk(self, stream: Stream) -> tuple[int, int] | None:
         """(main, right) steps of the chunk ``stream`` can decode now, or None."""
+        self._take_audio(stream)
         backend = self.backend
         steps = len(stream.pending) // backend.stack
         if steps >= backend.chunk + backend.right:
@@ -188,8 +220,18 @@ class Recognizer:
         any tail of the audio)."""
         return self._next_chunk(stream) is not None
 
+    def decode_ready(self, streams: Stream | Sequence[Stream]) -> int:
+        """Decode every chunk that is ready, of one stream or many: rounds of
+        :meth:`decode_streams` (one backend call per chunk shape) until none is ready. This is
+        what a caller runs after feeding audio; returns the number of chunks decoded."""
+        streams = [streams] if isinstance(streams, Stream) else streams
+        decoded = 0
+        while advanced := self.decode_streams(streams):
+            decoded += advanced
+        return decoded
+
     def decode_stream(self, stream: Stream) -> None:
-        """Decode one chunk of ``stream`` (call while :meth:`is_ready`)."""
+        """Decode one chunk of ``stream`` (call while :meth:`is_ready`; :meth:`decode_ready` does both)."""
         shape = self._next_chunk(stream)
         if shape is not None:
             self._run((*shape, stream.decoder.head), [stream])
@@ -226,11 +268,22 @@ class Recognizer:
         for stream, log_probs, state in zip(group, outputs, states):
             emitted = np.flatnonzero(np.argmax(log_probs, axis=1) != 0)  # index 0 is blank in both heads
             if len(emitted):
-                stream.last_emission = stream.decoded_seconds + (int(emitted[-1]) + 1) * step_seconds
+                stream.last_emission = self.decoded_seconds(stream) + (int(emitted[-1]) + 1) * step_seconds
             stream.lstm_state = state
             stream.decoder.advance(stream.decoder_state, log_probs)
             stream.pending = stream.pending[main * stack:]
             stream.chunks += 1
+
+    def decoded_seconds(self, stream: Stream) -> float:
+        """Audio time up to which the model's output for ``stream`` has reached its decoder.
+
+        It lags the audio received by the right context plus the unfinished chunk; endpointing
+        compares the model's last emission with this, not with the audio received.
+        """
+        config = self.bundle.frontend
+        received = stream.samples_received
+        frames = 0 if received < config.win_length else 1 + (received - config.win_length) // config.hop_length
+        return (frames - len(stream.pending)) * config.hop_length / config.sample_rate
 
     def get_result(self, stream: Stream) -> Result:
         """The text so far; the final result once the input is finished and every chunk decoded."""
@@ -244,7 +297,8 @@ class Recognizer:
         return stream.cached_result[1]
 
     def is_endpoint(self, stream: Stream) -> bool:
-        """Whether the utterance in ``stream`` has ended, by :attr:`RecognizerConfig.endpoint`: trailing
+        """Whether the utterance in ``stream`` has ended, by its endpoint settings (the
+        :attr:`RecognizerConfig.endpoint` it was created with): trailing
         silence after speech (or a longer one when nothing was said), or the maximum length.
 
         Trailing silence is the longer of the decoded audio after the model's last emission (its
@@ -252,12 +306,13 @@ class Recognizer:
         Not the end of the partial's last word: a lexicon decoder shows a word only once it is
         spelled out and may take one back, so mid-sentence its last word can lie a second behind.
         """
-        rules = self.config.endpoint
+        self._take_audio(stream)
+        rules = stream.endpoint
         length = stream.seconds_accepted
         if length >= rules.max_utterance:
             return True
         result = self.get_result(stream)
-        silence = max(stream.decoded_seconds - stream.last_emission, length - stream.last_loud)
+        silence = max(self.decoded_seconds(stream) - stream.last_emission, length - stream.last_loud)
         return silence >= (rules.trailing_silence if result.text else rules.trailing_silence_no_speech)
 
     def alternatives(self, stream: Stream, count: int) -> list[Alternative]:
@@ -267,7 +322,7 @@ class Recognizer:
 
     def reset(self, stream: Stream) -> None:
         """Start ``stream`` over, as a new stream with the same hotwords (after an endpoint)."""
-        stream.clear()
+        stream.restart(*self._new_state(stream.decoder))
 
     def accept_blocks(self, stream: Stream, blocks: Iterable[np.ndarray], sample_rate: int | None = None) -> Stream:
         """Feed ``blocks`` (at ``sample_rate``, default the model's) to ``stream``, decoding as chunks
@@ -275,15 +330,13 @@ class Recognizer:
         rate = sample_rate or self.sample_rate
         for block in blocks:
             stream.accept_waveform(rate, block)
-            while self.is_ready(stream):
-                self.decode_stream(stream)
+            self.decode_ready(stream)
         return stream
 
     def finish(self, stream: Stream) -> Result:
         """End the input of ``stream``, decode its tail and return the final result."""
         stream.input_finished()
-        while self.is_ready(stream):
-            self.decode_stream(stream)
+        self.decode_ready(stream)
         return self.get_result(stream)
 
     # Whole inputs ------------------------------------------------------------------------
@@ -302,7 +355,7 @@ class Recognizer:
             raise AudioError(f"sample_rate must be a positive integer, got {sample_rate!r}")
         if not isinstance(samples, np.ndarray):
             raise AudioError(f"samples must be a numpy array, got {type(samples).__name__}")
-        audio = resample(to_mono_float(samples), int(sample_rate), self.sample_rate)
+        audio = resample(samples, int(sample_rate), self.sample_rate)
         if mode == "streaming":
             block = max(1, self.config.streaming.chunk_ms * self.sample_rate // 1000)
             return self._readable(self._stream_blocks(audio[i:i + block] for i in range(0, len(audio), block)))
@@ -346,6 +399,19 @@ class Recognizer:
         except KeyboardInterrupt:
             raise Interrupted(Transcript(self.get_result(stream), stream.seconds_received)) from None
         return Transcript(self.finish(stream), stream.seconds_received)
+
+
+def _last_loud_sample(samples: np.ndarray, sample_rate: int, threshold: float) -> int | None:
+    """End (exclusive sample index) of the last 10 ms frame whose RMS reaches ``threshold``."""
+    size = max(1, sample_rate // 100)
+    count = math.ceil(len(samples) / size)
+    if count == 0:
+        return None
+    padded = np.zeros(count * size, dtype=np.float32)
+    padded[:len(samples)] = samples
+    with np.errstate(over="ignore", invalid="ignore"):  # absurd input (1e30) is loud, not an error
+        loud = np.flatnonzero(np.sqrt(np.mean(padded.reshape(count, size) ** 2, axis=1)) >= threshold)
+    return None if len(loud) == 0 else min(len(samples), int(loud[-1] + 1) * size)
 
 
 __all__ = ["Interrupted", "Recognizer", "RecognizerConfig", "Stream", "StreamError"]

@@ -49,7 +49,7 @@ def _alone(recognizer, audio):
     stream = recognizer.create_stream()
     stream.accept_waveform(16000, audio)
     stream.input_finished()
-    while recognizer.is_ready(stream):
+    while recognizer.is_ready(stream):  # the single steps that decode_ready repeats
         recognizer.decode_stream(stream)
     return recognizer.get_result(stream)
 
@@ -78,8 +78,7 @@ def check_decode_streams(plain):
 
     def one_by_one(streams):
         for stream in streams:
-            while plain.is_ready(stream):
-                plain.decode_stream(stream)
+            plain.decode_ready(stream)
 
     def together(streams):
         while True:
@@ -94,6 +93,7 @@ def check_decode_streams(plain):
 
     expected = _feed(plain, audios, 1600, one_by_one)
     assert _feed(batched, audios, 1600, together) == expected  # texts, word times and confidences
+    assert _feed(batched, audios, 1600, batched.decode_ready) == expected
     assert any(result.text for result in expected)
     # and the same text as a stream fed the whole audio at once
     assert [r.text for r in expected] == [_alone(plain, audio).text for audio in audios]
@@ -104,18 +104,28 @@ def test_decode_streams_equals_each_stream_alone_with_one_backend_call_per_round
     check_decode_streams(Recognizer.from_bundle(tiny_bundle, decoder=decoder, lm=None))
 
 
-def test_stream_conveniences_and_order_of_use(greedy):
+def test_decode_ready_and_order_of_use(greedy):
     audio = _audio(1, seed=3)[0]
     stream = greedy.create_stream()
     stream.accept_waveform(16000, audio)
-    stream.decode()
-    assert not greedy.is_ready(stream) and not stream.is_ready
-    partial = greedy.get_result(stream)
-    assert stream.result == partial
-    final = stream.finalize()
+    assert greedy.decode_ready(stream) > 0
+    assert not greedy.is_ready(stream) and greedy.decode_ready([stream]) == 0
+    final = greedy.finish(stream)
     assert final == greedy.get_result(stream) == _alone(greedy, audio)
-    with pytest.raises(StreamError, match="after finalize"):
+    with pytest.raises(StreamError, match="after input_finished"):
         stream.accept_waveform(16000, audio)
+
+
+def test_a_stream_is_state_that_only_buffers_its_audio(greedy):
+    audio = _audio(1, seed=7)[0]
+    stream = greedy.create_stream()
+    assert not any(isinstance(value, (Recognizer, type(greedy.backend))) for value in vars(stream).values())
+    block = audio.copy()
+    stream.accept_waveform(16000, block)
+    assert stream.samples_received == 0 and len(stream.pending) == 0  # no features until the recognizer runs
+    block[:] = 0.0  # the caller reuses its buffer: the stream kept a copy
+    assert greedy.finish(stream) == _alone(greedy, audio)
+    assert stream.samples_received == len(audio)
 
 
 def test_reset_starts_the_stream_over(greedy):
@@ -152,7 +162,7 @@ def test_per_stream_hotwords(tiny_bundle):
     audio = _audio(1, seed=6)[0]
     for stream in (plain, boosted):
         stream.accept_waveform(16000, audio)
-        stream.decode()
+        recognizer.decode_ready(stream)
     assert recognizer.decode_streams([plain, boosted]) == 0  # nothing left that is ready
     with pytest.raises(ValueError, match="beam decoder"):
         Recognizer.from_bundle(tiny_bundle, decoder="greedy").create_stream(hotwords=["marianne"])

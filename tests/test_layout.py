@@ -50,13 +50,14 @@ def test_the_scan_finds_the_backends():
     assert "torch" in modules["nn/model.py"]
 
 
-def _package_imports(path: Path) -> set[str]:
-    """speechlstm modules ``path`` imports at module level (what runs when it is imported)."""
+def _package_imports(path: Path, anywhere: bool = False) -> set[str]:
+    """speechlstm modules ``path`` imports at module level (what runs when it is imported), or
+    ``anywhere`` in it (functions and ``if TYPE_CHECKING:`` blocks included)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     package = path.relative_to(ROOT).with_suffix("").parts
     package = package[:-1] if package[-1] != "__init__" else package[:-1]
     found = set()
-    for node in tree.body:
+    for node in ast.walk(tree) if anywhere else tree.body:
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = list(package[: len(package) - node.level + 1])
@@ -80,6 +81,12 @@ def test_the_cli_has_no_import_cycles():
             continue
         commands = {f"speechlstm.cli.{p.stem}" for p in cli.glob("*.py")} - {"speechlstm.cli.common"}
         assert not (_package_imports(path) & (commands | {"speechlstm.cli"})), path.name
+
+
+def test_the_stream_does_not_import_the_recognizer():
+    """A stream is state: the recognizer works on it, and it never calls back (not even for type hints)."""
+    imports = _package_imports(PACKAGE / "stream.py", anywhere=True)
+    assert imports and "speechlstm.recognizer" not in imports, sorted(imports)
 
 
 def test_readme_says_cpu_torch_before_the_command_that_installs_torch():

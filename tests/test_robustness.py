@@ -497,11 +497,11 @@ def test_stream_misuse(streaming):
     with pytest.raises(AudioError, match="numeric samples"):
         stream.accept_waveform(16000, "not audio")
     stream.accept_waveform(16000, [0.0] * 800)
-    stream.finalize()
-    with pytest.raises(StreamError, match="after finalize"):
+    streaming.finish(stream)
+    with pytest.raises(StreamError, match="after input_finished"):
         stream.accept_waveform(16000, np.zeros(10, np.float32))
-    stream.decode()
-    assert stream.finalize() == stream.result
+    assert streaming.decode_ready(stream) == 0
+    assert streaming.finish(stream) == streaming.get_result(stream)
 
 
 # Property tests -------------------------------------------------------------------------
@@ -571,12 +571,12 @@ def test_stream_any_split_any_values(streaming, kind, sizes, rate, seed):
     stream, start = checked.create_stream(), 0
     for size in sizes:
         stream.accept_waveform(rate, samples[start:start + size])
-        stream.decode()
+        checked.decode_ready(stream)
         start += size
-    result = stream.finalize()
+    result = checked.finish(stream)
     whole = checked.create_stream()
     whole.accept_waveform(rate, samples)
-    assert whole.finalize().text == result.text
+    assert checked.finish(whole).text == result.text
     assert stream.seconds_received == pytest.approx(total / rate, abs=0.01)
 
 

@@ -205,6 +205,18 @@ def test_a_wav_header_is_skipped_and_gives_the_rate(server):
     assert code == 1000 and texts_and_times(wav) == texts_and_times(raw) and len(finals(raw)) == 3
 
 
+def test_a_message_is_converted_once_by_the_stream_that_takes_it(tiny):
+    """parse_audio hands on a view of the message's 16-bit samples; the stream makes the one float copy."""
+    from speechlstm.server.vosk import parse_audio
+
+    data = np.array([-32768, -1, 0, 1, 32767], "<i2").tobytes()
+    samples, rate = parse_audio(data, first=False)
+    assert rate is None and samples.dtype == np.int16 and samples.base is not None  # no copy of the bytes
+    stream = tiny.create_stream()
+    stream.accept_waveform(16000, samples)
+    np.testing.assert_array_equal(stream.audio[0], np.array([-32768, -1, 0, 1, 32767], np.float32) / 32768)
+
+
 def test_any_path_that_is_not_an_http_route_is_the_websocket(server):
     audio, rate = pcm(THREE)
     replies, code = asyncio.run(vosk_client(server + "/asr/en/", audio, rate, chunk=8000))

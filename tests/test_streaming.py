@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from speechlstm import AudioError, Recognizer, Stream, StreamError
+from speechlstm import AudioError, Recognizer, StreamError
 from speechlstm.bundle import load_bundle
 from speechlstm.decode.greedy import LogProbRecorder
 
@@ -21,14 +21,15 @@ def _chunked_offline(recognizer, samples):
 
 def stream_log_probs(recognizer, samples, rng, head="chars"):
     """``head``'s log-probs of a stream fed ``samples`` in random block sizes, from 1 sample to 0.6 s."""
-    stream = Stream(recognizer, LogProbRecorder(head))
+    recording = Recognizer(recognizer.bundle, recognizer.backend, recognizer.config, LogProbRecorder(head))
+    stream = recording.create_stream()
     start = 0
     while start < len(samples):
         size = int(rng.choice([1, 7, 160, 401, 1234, 9999]))
         stream.accept_waveform(16000, samples[start:start + size])
-        stream.decode()
+        recording.decode_ready(stream)
         start += size
-    stream.finalize()
+    recording.finish(stream)
     return np.concatenate(stream.decoder_state)
 
 
@@ -51,10 +52,10 @@ def test_partial_results_grow_and_finalize_is_idempotent(recognizer):
     stream = recognizer.create_stream()
     samples = (np.random.default_rng(0).standard_normal(16000) * 0.3).astype(np.float32)
     stream.accept_waveform(16000, samples)
-    stream.decode()
-    assert not stream.is_ready
-    final = stream.finalize()
-    assert stream.finalize() == final == stream.result
+    recognizer.decode_ready(stream)
+    assert not recognizer.is_ready(stream)
+    final = recognizer.finish(stream)
+    assert recognizer.finish(stream) == final == recognizer.get_result(stream)
 
 
 def test_stream_rejects_misuse(recognizer):
@@ -66,7 +67,7 @@ def test_stream_rejects_misuse(recognizer):
     stream.accept_waveform(8000, np.zeros(800, np.float32))
     with pytest.raises(AudioError):
         stream.accept_waveform(16000, np.zeros(10, np.float32))
-    stream.finalize()
+    recognizer.finish(stream)
     with pytest.raises(StreamError):
         stream.accept_waveform(8000, np.zeros(10, np.float32))
 
@@ -76,7 +77,7 @@ def test_stream_resamples_and_mixes(recognizer):
     stereo = np.zeros((44100, 2), dtype=np.int16)
     stream.accept_waveform(44100, stereo)
     streaming = recognizer.with_options(mode="streaming")
-    assert stream.finalize().text == streaming.transcribe(stereo, 44100).text
+    assert recognizer.finish(stream).text == streaming.transcribe(stereo, 44100).text
     assert abs(stream.seconds_received - 1.0) < 0.01
 
 

@@ -82,11 +82,11 @@ def chunk_latencies(recognizer: Any, files: list[str]) -> list[float]:
         for block in iter_blocks(path, rate, seconds):
             before, start = counter.steps, time.perf_counter()
             stream.accept_waveform(rate, block)
-            stream.decode()
+            counting.decode_ready(stream)
             elapsed = time.perf_counter() - start
             if counter.steps > before:
                 latencies.append(elapsed / (counter.steps - before))
-        stream.finalize()
+        counting.finish(stream)
     return latencies
 
 

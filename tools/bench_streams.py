@@ -7,7 +7,8 @@ backend call per round) against the same streams decoded one by one.
 
 Every stream gets the same clips (samples/*.wav, joined) in 100 ms blocks, round robin, as a
 server would receive them from N callers; after each round of blocks the ready chunks are
-decoded, either together (``decode_streams``) or separately (``decode_stream`` per stream).
+decoded, either together (``decode_ready`` on all streams: rounds of ``decode_streams``) or
+separately (``decode_ready`` per stream).
 Reported per N: streams decoded per second (N / wall time), audio seconds per wall second,
 backend calls, and that both ways give the same texts. Greedy decoding by default, so that the
 figures measure the acoustic model; ``--decoder beam`` adds the beam search's own cost.
@@ -45,12 +46,10 @@ def run(recognizer: Recognizer, audio: np.ndarray, count: int, batched: bool, bl
 
 def _decode(engine: Recognizer, streams: list, batched: bool) -> None:
     if batched:
-        while engine.decode_streams(streams):
-            pass
+        engine.decode_ready(streams)
         return
     for stream in streams:
-        while engine.is_ready(stream):
-            engine.decode_stream(stream)
+        engine.decode_ready(stream)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -60,16 +60,17 @@ def acoustic_log_probs(recognizer, paths: list[Path], mode: str, head: str = "ch
     """``head``'s log-probs of each file, computed exactly as the recognizer would in ``mode``."""
     from speechlstm.decode.greedy import LogProbRecorder
     from speechlstm.io.audio import read_audio
-    from speechlstm.stream import Stream
+    from speechlstm.recognizer import Recognizer
+    recording = Recognizer(recognizer.bundle, recognizer.backend, recognizer.config, LogProbRecorder(head))
     outputs = []
     for path in paths:
         audio = read_audio(path, recognizer.sample_rate)
         if mode == "offline":
             outputs.append(recognizer.backend.full(recognizer.bundle.feature_extractor()(audio), head))
             continue
-        stream = Stream(recognizer, LogProbRecorder(head))
+        stream = recording.create_stream()
         stream.accept_waveform(recognizer.sample_rate, audio)
-        stream.finalize()
+        recording.finish(stream)
         parts = stream.decoder_state
         outputs.append(np.concatenate(parts) if parts else np.zeros((0, len(recognizer.bundle.vocabulary))))
     return outputs

@@ -49,7 +49,8 @@ class AudioWarning(UserWarning):
 
 
 def to_mono_float(samples: np.ndarray) -> np.ndarray:
-    """Mix (frames, channels) or (frames,) to mono float32, replacing NaN by 0 and +-Inf by +-1."""
+    """Mix (frames, channels) or (frames,) to mono float32, replacing NaN by 0 and +-Inf by +-1;
+    always a new array, so the caller may reuse its own."""
     samples = np.asarray(samples)
     if samples.dtype.kind not in "fiu":
         raise AudioError(f"expected numeric samples, got dtype {samples.dtype}")
@@ -67,10 +68,12 @@ def to_mono_float(samples: np.ndarray) -> np.ndarray:
         info = np.iinfo(samples.dtype)
         scale = float(max(-info.min, info.max))
         offset = 0.0 if samples.dtype.kind == "i" else (info.max + 1) / 2.0
-        samples = (samples.astype(np.float64) - offset) / scale
+        samples = samples.astype(np.float64)
+        samples -= offset
+        samples /= scale
     with np.errstate(over="ignore"):
         samples = samples.astype(np.float32)
-    return np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)
+    return np.nan_to_num(samples, copy=False, nan=0.0, posinf=1.0, neginf=-1.0)
 
 
 class Resampler:
@@ -320,9 +323,9 @@ def audio_duration(path: str | bytes | os.PathLike) -> float | None:
 
 def raw_pcm_blocks(stream: BinaryIO, sample_rate: int, block_seconds: float = 0.1) -> Iterator[tuple[int, np.ndarray]]:
     """Headerless 16-bit little-endian mono PCM from ``stream`` (what ``arecord -f S16_LE -c 1``,
-    ``sox -t raw`` or ``ffmpeg -f s16le -ac 1`` write) as ``(sample_rate, float32 block)`` pairs,
-    each passed on as soon as it is read (at most ``block_seconds``), for live input that never ends.
-    A trailing odd byte (half a sample) is dropped."""
+    ``sox -t raw`` or ``ffmpeg -f s16le -ac 1`` write) as ``(sample_rate, int16 block)`` pairs (the
+    stream they are fed to converts them to float once), each passed on as soon as it is read (at
+    most ``block_seconds``), for live input that never ends. A trailing odd byte (half a sample) is dropped."""
     if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
         raise AudioError(f"sample rate {sample_rate} Hz is outside the supported "
                          f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz")
@@ -334,7 +337,7 @@ def raw_pcm_blocks(stream: BinaryIO, sample_rate: int, block_seconds: float = 0.
         if len(data) % 2:
             data, odd = data[:-1], data[-1:]
         if data:
-            yield sample_rate, to_mono_float(np.frombuffer(data, dtype="<i2"))
+            yield sample_rate, np.frombuffer(data, dtype="<i2")
 
 
 def resample(samples: np.ndarray, source: int, target: int) -> np.ndarray:

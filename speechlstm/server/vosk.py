@@ -183,8 +183,9 @@ def _parse_config(options: Any, config: StreamConfig) -> StreamConfig:
 
 
 def parse_audio(data: bytes, first: bool) -> tuple[np.ndarray, int | None]:
-    """A binary message as float samples, and the rate of a WAV header it started with (the
-    first message only: a header is skipped; other containers are refused)."""
+    """A binary message as 16-bit samples (a view of ``data``: the stream converts them to
+    float once, as it takes them), and the rate of a WAV header it started with (the first
+    message only: a header is skipped; other containers are refused)."""
     rate = None
     if first:
         for magic, kind in _CONTAINERS.items():
@@ -197,7 +198,7 @@ def parse_audio(data: bytes, first: bool) -> tuple[np.ndarray, int | None]:
             data = data[start:]
     if len(data) % 2:
         raise ProtocolError(INVALID_DATA, f"16-bit PCM needs an even number of bytes, got {len(data)}")
-    return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0, rate
+    return np.frombuffer(data, dtype="<i2"), rate
 
 
 def _wav_header(data: bytes) -> tuple[int, int]:

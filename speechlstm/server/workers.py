@@ -2,8 +2,8 @@
 
 Each :class:`DecodeWorker` thread owns the streams of its connections. It takes every job
 that arrived while it was busy, adds their audio to their streams, decodes the ready chunks
-of all those streams together (:meth:`Recognizer.decode_streams`, one backend call per chunk
-shape) and answers each job through its asyncio future. A connection may have several audio
+of all those streams together (:meth:`Recognizer.decode_ready`, one backend call per chunk
+shape a round) and answers each job through its asyncio future. A connection may have several audio
 messages in flight (its answers go out in order); the server bounds how many.
 
 Endpoints are decided on the audio, not on the messages: a channel hands its stream whole
@@ -49,7 +49,7 @@ class Channel:
     config: StreamConfig
     rate: int
     session: LiveSession | None = None
-    held: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32), repr=False)
+    held: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16), repr=False)
 
     def steps(self, samples: np.ndarray, flush: bool = False) -> list[np.ndarray]:
         """``samples`` after the held ones, cut into whole steps; the rest is held (``flush``: sent too)."""
@@ -115,8 +115,7 @@ class DecodeWorker(threading.Thread):
                     self._settle(job.future, None, error)
             active = [job for job in active if job not in failed]
             try:
-                while self.recognizer.decode_streams([job.channel.session.stream for job in active]):
-                    pass
+                self.recognizer.decode_ready([job.channel.session.stream for job in active])
                 for job in active:
                     event = job.channel.session.poll()
                     if event is not None and event.kind == "final":
@@ -223,7 +222,7 @@ class DecodePool:
         """End the utterance (eof, reset, shutdown), held audio included: the future of its final."""
         def run() -> dict:
             session = channel.session
-            for step in channel.steps(np.zeros(0, dtype=np.float32), flush=True):
+            for step in channel.steps(np.zeros(0, dtype=np.int16), flush=True):
                 session.accept(channel.rate, step)
             return final_message(session.finish(), channel.config)
         return channel.worker.submit(channel, run)
