@@ -537,6 +537,13 @@ def test_to_mono_float_is_finite_or_refuses(samples):
     assert np.isfinite(mono).all()
 
 
+def test_integer_channels_are_scaled_before_they_are_mixed():
+    left = np.array([32767, -32768, 0, 16384], dtype=np.int16)
+    stereo = np.stack([left, left], axis=1)
+    assert np.allclose(to_mono_float(stereo), to_mono_float(left), atol=1e-6)
+    assert np.abs(to_mono_float(np.stack([left, np.zeros_like(left)], axis=1))).max() <= 0.5 + 1e-6
+
+
 class _FiniteChecking:
     """Wraps a backend and checks that every feature frame it receives is finite."""
 

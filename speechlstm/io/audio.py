@@ -61,7 +61,6 @@ def to_mono_float(samples: np.ndarray) -> np.ndarray:
         if channels > MAX_CHANNELS and channels > frames:
             raise AudioError(f"expected (frames, channels), got shape {samples.shape}: "
                              f"pass the transpose for (channels, frames) data")
-        samples = samples.mean(axis=1, dtype=np.float64)
     elif samples.ndim != 1:
         raise AudioError(f"expected samples of shape (n,) or (n, channels), got {samples.shape}")
     if samples.dtype.kind in "iu":
@@ -71,6 +70,8 @@ def to_mono_float(samples: np.ndarray) -> np.ndarray:
         samples = samples.astype(np.float64)
         samples -= offset
         samples /= scale
+    if samples.ndim == 2:
+        samples = samples.mean(axis=1, dtype=np.float64)
     with np.errstate(over="ignore"):
         samples = samples.astype(np.float32)
     return np.nan_to_num(samples, copy=False, nan=0.0, posinf=1.0, neginf=-1.0)
