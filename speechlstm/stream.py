@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .decode.base import Decoder
+from .errors import UsageError
 from .frontend import StreamingLogMel
 from .io.audio import AudioError, Resampler, to_mono_float
 from .results import Result
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from .recognizer import Recognizer
 
 
-class StreamError(RuntimeError):
+class StreamError(UsageError, RuntimeError):
     """The stream was used out of order (e.g. audio after :meth:`Stream.input_finished`)."""
 
 
