@@ -55,7 +55,7 @@ class Bundle:
     source: str = field(default="", compare=False)
     """The file it was read from, for error messages."""
     train: dict = field(default_factory=dict)
-    """The training config (:class:`speechlstm.nn.train.TrainConfig` as a dict); empty when not recorded."""
+    """The training config (:class:`speechlstm.nn.train_config.TrainConfig` as a dict); empty when not recorded."""
 
     def header(self) -> dict:
         """The JSON header (everything but the weights), as stored in every model file format."""
