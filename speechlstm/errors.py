@@ -9,8 +9,8 @@ classes (``AudioError``, ``BundleError`` ...) keep the builtin base they had (``
 ========================  ====  =====================================================
 kind                      exit  what went wrong
 ========================  ====  =====================================================
-:class:`InputError`       1     an input (audio, manifest, text) cannot be read
-:class:`UsageError`       2     options that do not fit, or an optional package missing
+:class:`InputError`       1     an input (audio, a file list, text) cannot be read
+:class:`UsageError`       2     options that do not fit, a malformed manifest, an optional package missing
 :class:`ModelError`       3     the model, its LM, lexicon or exported graph is missing or invalid
 :class:`OutputError`      4     an output cannot be written
 :class:`DeviceError`      5     the audio input device is missing, busy or failed
