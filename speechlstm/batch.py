@@ -28,6 +28,7 @@ from multiprocessing import connection, get_context
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
+from .errors import InputError, OutputError, UsageError
 from .io.audio import STDIN, AudioError
 from .io.formats import to_json_line
 from .recognizer import Interrupted, Recognizer, RecognizerConfig
@@ -46,8 +47,12 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 thread per core in every worker: N workers on N cores would otherwise fight over them."""
 
 
-class BatchError(ValueError):
-    """An input list or a resume log that cannot be used; the message names the file and line."""
+class BatchError(InputError, ValueError):
+    """An input list that cannot be used; the message names the file."""
+
+
+class ResumeLogError(OutputError, ValueError):
+    """A resume log (``--resume -o FILE``) that no earlier run wrote; the message names the line."""
 
 
 @dataclass(frozen=True)
@@ -341,7 +346,7 @@ def transcribe_batch(config: RecognizerConfig, paths: Sequence[str], jobs: int =
     if jobs == 1:
         return in_process(config, paths, on_audio)
     if STDIN in paths:
-        raise BatchError("standard input ('-') can only be read with --jobs 1")
+        raise UsageError("standard input ('-') can only be read with --jobs 1")
     return WorkerPool(config, jobs, on_audio=on_audio).transcribe(paths)
 
 
@@ -374,7 +379,7 @@ class ResumeLog:
                 record = json.loads(line)
                 path = record["path"]
             except (ValueError, TypeError, KeyError):
-                raise BatchError(f"{self.path}:{number}: not a record of an earlier run (a JSON object with a "
+                raise ResumeLogError(f"{self.path}:{number}: not a record of an earlier run (a JSON object with a "
                                  f"path); resume needs the -o file a run wrote") from None
             status[path] = "error" not in record
         self.done = {path for path, ok in status.items() if ok}

@@ -2,7 +2,8 @@
 statistics, vocabulary and metadata. Loading it never executes code (no pickle).
 
 Like a torchaudio pipeline bundle, a :class:`Bundle` knows its sample rate, frame shift,
-chunk and right context, and hands out the matching frontend and decoder. Its configs are
+chunk and right context, and hands out the matching frontend (the file names it is found
+by live in :mod:`speechlstm.model_files`). Its configs are
 typed (:mod:`speechlstm.config`); the torch model is built from it in :mod:`speechlstm.nn.model`.
 
 Header versions: 2 (written now) stores the complete model config and, for trained models, the
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -26,9 +26,10 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .config import FrontendConfig, ModelConfig
-from .decode.greedy import GreedyDecoder
-from .frontend import LogMel, StreamingLogMel
+from .errors import ModelError
+from .frontend import LogMel
 from .io.atomic import atomic_path
+from .model_files import DEFAULT_BUNDLE, EXPORTED, missing_model_hint
 from .text import VOCABULARY
 
 FORMAT = "speechlstm-bundle"
@@ -38,48 +39,8 @@ HEADER_KEYS = ("format", "version", "frontend", "model", "vocabulary", "info")
 """The keys every header has (version 2 adds the optional ``train``)."""
 
 
-def _models_dir() -> Path:
-    """$SPEECHLSTM_MODELS if set; else the package's own models/ (a wheel or ``pip install .``
-    carries the checkout's models/ as package data); else the checkout's models/ (editable)."""
-    if os.environ.get("SPEECHLSTM_MODELS"):
-        return Path(os.environ["SPEECHLSTM_MODELS"])
-    package = Path(__file__).resolve().parent
-    return package / "models" if (package / "models").is_dir() else package.parent / "models"
-
-
-MODELS_DIR = _models_dir()
-"""Where the shipped model and LM live."""
-DEFAULT_BUNDLE = MODELS_DIR / "speechlstm-en.safetensors"
-LM_FILE = "lm.arpa.gz"
-DEFAULT_LM = MODELS_DIR / LM_FILE
-"""The shipped language model."""
-LEXICON_FILE = "lexicon.txt.gz"
-"""Pronunciations of the LM's words, for decoding a model's phone head."""
-
-
-def companion_file(model: str | Path | None, name: str) -> Path:
-    """The file ``name`` (:data:`LM_FILE`, :data:`LEXICON_FILE`) a model comes with: in the
-    model's folder (or in ``model`` itself when it names a folder), else the shipped one."""
-    if model is not None:
-        path = Path(model)
-        beside = (path if path.is_dir() else path.parent) / name
-        if beside.is_file():
-            return beside
-    return MODELS_DIR / name
-
-
-class BundleError(ValueError):
+class BundleError(ModelError, ValueError):
     """The file is missing, is not a speechlstm bundle, or is inconsistent."""
-
-
-def missing_model_hint(path: Path) -> str:
-    """Why the shipped model can be missing, for errors about ``path``; empty for other paths."""
-    if path.parent != MODELS_DIR:
-        return ""
-    if os.environ.get("SPEECHLSTM_MODELS"):
-        return f" (SPEECHLSTM_MODELS={MODELS_DIR} does not hold the shipped model; unset it or pass --model)"
-    return (" (the shipped model was not installed: reinstall speechlstm from a checkout whose models/ "
-            "holds it, set SPEECHLSTM_MODELS to such a folder, or pass --model)")
 
 
 @dataclass(frozen=True)
@@ -94,7 +55,7 @@ class Bundle:
     source: str = field(default="", compare=False)
     """The file it was read from, for error messages."""
     train: dict = field(default_factory=dict)
-    """The training config (:class:`speechlstm.nn.train.TrainConfig` as a dict); empty when not recorded."""
+    """The training config (:class:`speechlstm.nn.train_config.TrainConfig` as a dict); empty when not recorded."""
 
     def header(self) -> dict:
         """The JSON header (everything but the weights), as stored in every model file format."""
@@ -107,7 +68,7 @@ class Bundle:
     @property
     def frame_shift(self) -> float:
         """Seconds per model output step (hop times frame stacking)."""
-        return self.frontend.hop_length * self.model.stack / self.frontend.sample_rate
+        return self.frontend.frame_shift(self.model.stack)
 
     @property
     def chunk_seconds(self) -> float:
@@ -120,11 +81,6 @@ class Bundle:
     def feature_extractor(self) -> LogMel:
         return LogMel(self.frontend)
 
-    def streaming_feature_extractor(self) -> StreamingLogMel:
-        return StreamingLogMel(self.frontend)
-
-    def decoder(self) -> GreedyDecoder:
-        return GreedyDecoder(self.frame_shift, self.vocabulary)
 
 
 def make_header(frontend: FrontendConfig, model: ModelConfig, vocabulary: Sequence[str], info: Mapping,
@@ -287,7 +243,6 @@ def _card_source(path: str | Path | None) -> tuple[Bundle, str, list[Path]]:
     """The bundle a model card describes, its name and its files: a bundle file, or exported ONNX
     graphs (a graph or a folder of them; their header, no tensors)."""
     from .backends import resolve_backend
-    from .backends.exported import EXPORTED
 
     path = Path(path) if path is not None else DEFAULT_BUNDLE
     graphs = path.is_dir() and not any(path.glob("*.safetensors")) and any(path.glob("*.onnx"))

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from .errors import UsageError
+
 
 def _positive_int(owner: str, name: str, value: Any) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
@@ -37,6 +39,10 @@ class FrontendConfig:
     def __post_init__(self) -> None:
         for name in ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels"):
             _positive_int("frontend", name, getattr(self, name))
+
+    def frame_shift(self, stack: int) -> float:
+        """Seconds per model output step, ``stack`` feature frames (hops) stacked into one."""
+        return stack * self.hop_length / self.sample_rate
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -109,7 +115,7 @@ MAX_HOTWORD_BOOST = 20.0
 README) and at 1e9 it is written over and over; 0 and below would do nothing."""
 
 
-class HotwordError(ValueError):
+class HotwordError(UsageError, ValueError):
     """Hotwords given in a shape the decoder does not take, or with characters the model cannot write."""
 
 

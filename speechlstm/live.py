@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable, Iterator, Literal, Sequence
 import numpy as np
 
 from .config import EndpointConfig
+from .errors import DeviceError
 from .punctuation import StreamingPunctuator, load_punctuator
 from .recognizer import Recognizer
 from .results import Alternative, LiveEvent, Result
@@ -163,10 +164,6 @@ STOP_GRACE_SECONDS = 2.0
 """After Ctrl-C, how much longer than the stream's latency capture waits for audio captured
 before it. A live device ends the wait sooner, with its first block captured after Ctrl-C;
 this bounds it where blocks stop coming (a pipe source) or come late (a busy machine)."""
-
-
-class DeviceError(RuntimeError):
-    """The audio device is missing, busy or failed; the message lists the input devices."""
 
 
 def input_devices() -> list[tuple[int, str]]:

@@ -24,7 +24,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .bundle import MODELS_DIR, BundleError
+from .errors import ModelError
+from .model_files import DEFAULT_PUNCTUATOR
 from .numbers import write_numbers
 
 CASES = ("lower", "capital", "upper", "mixed")
@@ -34,13 +35,12 @@ ENDS = frozenset(".?!")
 NGRAMS = 12
 """Character trigrams per word (the first ones; the rest are dropped)."""
 NGRAM_BUCKETS = 4096
-DEFAULT_PUNCTUATOR = MODELS_DIR / "punct-en.int8.onnx"
 
 _MARK_OF = {"?": "?", "!": "!", ".": ".", ",": ",", ";": ",", ":": ","}
 _CORE = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’]*(?:[-][A-Za-z0-9'’]+)*")
 
 
-class PunctuatorError(BundleError):
+class PunctuatorError(ModelError, ValueError):
     """The punctuation model is missing or is not one (the command line exits 3, as for a bundle)."""
 
 
@@ -179,7 +179,7 @@ class Punctuator:
         try:
             self.session = cpu_session(self.path, threads)
             self.vocabulary = Vocabulary.from_json(self.session.get_modelmeta().custom_metadata_map["vocabulary"])
-        except (BundleError, KeyError, ValueError) as error:
+        except (ModelError, KeyError, ValueError) as error:
             raise PunctuatorError(f"not a punctuation model: {self.path} ({error})") from None
 
     def _run(self, batch: list[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:

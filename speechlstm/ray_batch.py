@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .batch import transcribe_one
+from .errors import MissingPackageError, UsageError
 from .recognizer import Recognizer, RecognizerConfig
 
 FILES_PER_BLOCK = 100
@@ -29,7 +30,7 @@ FILES_PER_BLOCK = 100
 stay busy and for long files to balance out, few enough that scheduling is cheap for millions."""
 
 
-class RayBatchError(RuntimeError):
+class RayBatchError(UsageError, RuntimeError):
     """Ray is missing, the cluster cannot be reached, or the job failed; one line for the user."""
 
 
@@ -76,7 +77,7 @@ def connect(address: str, workers: int) -> None:
     try:
         import ray
     except ImportError:
-        raise RayBatchError("--ray needs Ray Data: pip install 'speechlstm[ray]'") from None
+        raise MissingPackageError("--ray needs Ray Data: pip install 'speechlstm[ray]'") from None
     options = {"logging_level": logging.WARNING, "log_to_driver": False, "include_dashboard": False}
     try:
         if address == "local":

@@ -18,12 +18,13 @@ import numpy as np
 
 from .config import EndpointConfig
 from .decode.base import Decoder
+from .errors import UsageError
 from .frontend import StreamingLogMel
 from .io.audio import AudioError, Resampler, to_mono_float
 from .results import Result
 
 
-class StreamError(RuntimeError):
+class StreamError(UsageError, RuntimeError):
     """The stream was used out of order (e.g. audio after :meth:`Stream.input_finished`)."""
 
 

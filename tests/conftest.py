@@ -10,6 +10,15 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 
 
+def recipe_script(name: str):
+    """A script of recipes/en/local/ as a module (its functions, without running it)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, ROOT / "recipes" / "en" / "local" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _one_torch_thread():
     """Tiny LSTMs run fastest and steadiest on one thread, whatever else the machine is doing."""
@@ -39,7 +48,7 @@ def tiny_bundle(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def shipped_bundle() -> Path:
-    from speechlstm.bundle import DEFAULT_BUNDLE
+    from speechlstm.model_files import DEFAULT_BUNDLE
     if not DEFAULT_BUNDLE.exists():
         pytest.fail(f"the shipped model is missing: {DEFAULT_BUNDLE}")
     return DEFAULT_BUNDLE

@@ -608,7 +608,7 @@ def test_missing_export_says_how_to_make_it(capsys, tiny_bundle, tmp_path):
 
 
 def test_info_takes_model_and_exported_graphs(capsys, tmp_path):
-    from speechlstm.bundle import DEFAULT_BUNDLE
+    from speechlstm.model_files import DEFAULT_BUNDLE
 
     graph = DEFAULT_BUNDLE.with_name("speechlstm-en.streaming.int8.onnx")
     (tmp_path / "graphs").mkdir()

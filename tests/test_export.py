@@ -12,7 +12,7 @@ import torch
 from conftest import ROOT, SAMPLES
 from speechlstm import BundleError, Recognizer
 from speechlstm.backends import resolve_backend
-from speechlstm.backends.exported import exported_files
+from speechlstm.model_files import exported_files
 from speechlstm.backends.onnx import OnnxBackend, load_onnx
 from speechlstm.backends.torch import TorchBackend
 from speechlstm.nn.model import model_from_bundle
@@ -157,7 +157,8 @@ def test_edge_path_never_imports_torch(exported):
 
         sys.meta_path.insert(0, BlockTorch())
         import speechlstm
-        from speechlstm import BundleError, Recognizer
+        from speechlstm import Recognizer
+        from speechlstm.errors import MissingPackageError
         recognizer = Recognizer.from_bundle({str(exported)!r})
         assert recognizer.config.backend == "onnx-int8", recognizer.config.backend
         offline = recognizer.transcribe_file({str(WAV)!r})
@@ -168,8 +169,10 @@ def test_edge_path_never_imports_torch(exported):
         try:
             Recognizer.from_bundle({str(exported)!r}, backend="torch")
             raise SystemExit("the torch backend loaded without torch")
-        except BundleError as error:
+        except MissingPackageError as error:
             assert "needs torch" in str(error)
+        # a missing package is a usage error, the same code from every command (train too)
+        assert main(["transcribe", "--model", {str(exported)!r}, "--backend", "torch", {str(WAV)!r}]) == 2
         assert "torch" not in sys.modules, "torch was imported"
         print("edge ok")
     """)

@@ -97,3 +97,77 @@ def test_readme_says_cpu_torch_before_the_command_that_installs_torch():
 def test_the_readme_venv_is_ignored_by_git():
     patterns = (ROOT / ".gitignore").read_text(encoding="utf-8").split()
     assert ".venv/" in patterns or ".venv" in patterns
+
+
+def _package_modules() -> list:
+    """Every module of the package, imported (``__main__`` would run the command line)."""
+    import importlib
+    import pkgutil
+
+    import speechlstm
+    return [importlib.import_module(info.name) for info in pkgutil.walk_packages(speechlstm.__path__, "speechlstm.")
+            if not info.name.endswith("__main__")]
+
+
+def test_every_exception_class_derives_from_the_base():
+    """So that the command line maps each to its exit code in one place (Ctrl-C and warnings aside)."""
+    import inspect
+
+    from speechlstm.errors import SpeechlstmError
+    errors = {f"{module.__name__}.{name}": value
+              for module in _package_modules() for name, value in vars(module).items() if inspect.isclass(value) and issubclass(value, Exception) and not issubclass(value, Warning)
+              and value.__module__ == module.__name__}
+    assert len(errors) >= 20, sorted(errors)
+    assert [name for name, error in errors.items() if not issubclass(error, SpeechlstmError)] == []
+    assert all(error.exit_code in (1, 2, 3, 4, 5) for error in errors.values())
+
+
+def test_no_system_exit_and_no_argument_parsing_outside_the_cli():
+    """Library code raises the package's errors; cli/ alone parses arguments and chooses exit codes."""
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = path.relative_to(PACKAGE).as_posix()
+        if name.startswith("cli/") or name == "__main__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Name) and node.id == "SystemExit" or \
+                    isinstance(node, ast.Attribute) and node.attr == "exit" and getattr(node.value, "id", "") == "sys":
+                offenders.append(f"{name}:{node.lineno}: exits")
+        if "argparse" in _imports(path):
+            offenders.append(f"{name}: imports argparse")
+    assert offenders == []
+
+
+def test_no_workspace_paths_as_option_defaults():
+    """../shared is this project's workspace, not a user's: the recipe passes those paths."""
+    import argparse
+
+    from speechlstm.cli import build_parser
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    defaults = [(command, action.dest, action.default) for command, parser in commands.choices.items()
+                for action in parser._actions if "shared" in str(action.default)]
+    assert defaults == []
+
+
+def test_train_help_needs_no_torch():
+    import subprocess
+    import sys
+    script = ("import sys\n"
+              "class BlockTorch:\n"
+              "    def find_spec(self, name, path=None, target=None):\n"
+              "        if name.split('.')[0] == 'torch':\n"
+              "            raise ImportError('torch is blocked in this test')\n"
+              "sys.meta_path.insert(0, BlockTorch())\n"
+              "from speechlstm.cli import main\n"
+              "for command in ('train', 'train-punct'):\n"
+              "    try:\n"
+              "        main([command, '--help'])\n"
+              "    except SystemExit as done:\n"
+              "        assert done.code == 0, done.code\n"
+              "from speechlstm.nn.train_config import TrainConfig\n"
+              "assert TrainConfig(train=['a.tsv'], out='x').hidden > 0\n"
+              "sys.exit(main(['train', '--train', 'a.tsv', '--out', 'x']))\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert "--max-minutes" in done.stdout and "--prompts" in done.stdout
+    assert done.returncode == 2 and done.stderr.strip() == (
+        "speechlstm: error: training needs torch (pip install 'speechlstm[train]'): torch is blocked in this test")

@@ -20,9 +20,10 @@ import pytest
 import soundfile as sf
 
 from speechlstm import Recognizer, RecognizerConfig, load_bundle
-from speechlstm.cli import EXIT_DEVICE, main
+from speechlstm.cli import main
 import speechlstm.live as live_module
 from speechlstm.config import EndpointConfig
+from speechlstm.errors import DeviceError
 from speechlstm.live import LiveSession, MicrophoneSource, transcribe_live
 from speechlstm.text import VOCABULARY
 
@@ -412,7 +413,7 @@ def test_live_cli_missing_device_lists_devices(pulse):
     env, _ = pulse
     done = subprocess.run([sys.executable, "-m", "speechlstm", "live", "--device", "no such mic"],
                           env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == EXIT_DEVICE and done.stdout == ""
+    assert done.returncode == DeviceError.exit_code and done.stdout == ""
     errors = [line for line in done.stderr.splitlines() if line.startswith("speechlstm:")]
     assert len(errors) == 1 and "'no such mic'" in errors[0] and "'pulse'" in errors[0], done.stderr
 
@@ -420,7 +421,7 @@ def test_live_cli_missing_device_lists_devices(pulse):
 def test_live_without_sounddevice_is_one_line(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "sounddevice", None)
     for argv in (["live"], ["live", "--list-devices"]):
-        assert main(argv) == EXIT_DEVICE
+        assert main(argv) == DeviceError.exit_code
         out, err = capsys.readouterr()
         assert out == "" and err == ("speechlstm: error: live audio needs the sounddevice package: "
                                      "pip install 'speechlstm[live]'\n")
@@ -429,6 +430,6 @@ def test_live_without_sounddevice_is_one_line(capsys, monkeypatch):
 def test_list_devices_with_none_says_so(capsys, monkeypatch):
     sounddevice = pytest.importorskip("sounddevice")
     monkeypatch.setattr(sounddevice, "query_devices", lambda *args, **kwargs: sounddevice.DeviceList([]))
-    assert main(["live", "--list-devices"]) == EXIT_DEVICE
+    assert main(["live", "--list-devices"]) == DeviceError.exit_code
     out, err = capsys.readouterr()
     assert out == "" and "no audio devices found" in err and len(err.splitlines()) == 1

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from speechlstm.cli import main
 from speechlstm.decode import lm_builder
 from speechlstm.decode.lm import ArpaLM
 
@@ -50,7 +51,7 @@ def tiny_lm(tmp_path: Path) -> ArpaLM:
 
 def test_counts_and_vocabulary(tiny_lm: ArpaLM) -> None:
     assert tiny_lm.order == 3
-    assert tiny_lm.counts == [7, 4, 2]
+    assert [len(keys) for keys in tiny_lm._keys] == [7, 4, 2]  # n-grams per order
     assert "cat" in tiny_lm and "dog" not in tiny_lm
 
 
@@ -148,8 +149,8 @@ def test_builder_command_line(tmp_path: Path) -> None:
     vocab = tmp_path / "vocab.txt"
     vocab.write_text("THE\nCAT\nDOG\nSAT\nON\nMAT\n")
     out = tmp_path / "lm.arpa.gz"
-    build.main(["--text", str(text), "--vocab", str(vocab), "--vocab-size", "5",
-                "--max-words", "30", "--prune", "0", "1", "1", "-o", str(out)])
+    assert main(["build-lm", "--text", str(text), "--vocab", str(vocab), "--vocab-size", "5",
+                 "--max-words", "30", "--prune", "0", "1", "1", "-o", str(out)]) == 0
     lm = ArpaLM(out)
     assert set(lm.words) == {"<unk>", "<s>", "</s>", "the", "cat", "dog", "sat", "on"}
     assert _sums(lm, [[], ["the"], ["the", "cat"]]) == pytest.approx([1.0] * 3, abs=2e-3)
@@ -169,9 +170,9 @@ def test_arpa_without_unk_gets_kenlm_floor(tmp_path: Path) -> None:
                                      b"hello world\n", b"\\data\\\nngram 1=1\n\n\\1-grams:\n-1.0\n"],
                          ids=["wav", "text", "malformed"])
 def test_non_arpa_file_is_a_bundle_error(tmp_path: Path, content: bytes) -> None:
-    from speechlstm.bundle import BundleError
+    from speechlstm.errors import ModelFileError
     from speechlstm.decode.lm import load_lm
     path = tmp_path / "model.arpa"
     path.write_bytes(content)
-    with pytest.raises(BundleError, match="not a readable ARPA language model"):
+    with pytest.raises(ModelFileError, match="not a readable ARPA language model"):
         load_lm(path)

@@ -80,7 +80,7 @@ def test_wheel_carries_the_server_page_and_the_spelling_table(wheel_env):
 
 def test_installed_wheel_transcribes_with_no_environment_variable(wheel_env, tmp_path):
     _, bin_dir, env = wheel_env
-    where = _run([str(bin_dir / "python"), "-c", "import speechlstm.bundle as b; print(b.__file__, b.MODELS_DIR)"],
+    where = _run([str(bin_dir / "python"), "-c", "import speechlstm.model_files as b; print(b.__file__, b.MODELS_DIR)"],
                  cwd=tmp_path, env=env).stdout.split()
     assert all(str(bin_dir.parent) in path for path in where), where
     clip = SAMPLES / "goforward.wav"
@@ -96,7 +96,7 @@ def test_installed_wheel_transcribes_with_no_environment_variable(wheel_env, tmp
 
 def test_missing_shipped_model_names_the_cause(wheel_env, tmp_path):
     _, bin_dir, env = wheel_env
-    models = Path(_run([str(bin_dir / "python"), "-c", "import speechlstm.bundle as b; print(b.MODELS_DIR)"],
+    models = Path(_run([str(bin_dir / "python"), "-c", "import speechlstm.model_files as b; print(b.MODELS_DIR)"],
                        cwd=tmp_path, env=env).stdout.strip())
     hidden = models.with_name("models.hidden")
     models.rename(hidden)

@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from speechlstm import BundleError, Recognizer
+from speechlstm import Recognizer
 from speechlstm.backends.onnx import load_onnx
 from speechlstm.backends.torch import TorchBackend
 from speechlstm.bundle import load_bundle
 from speechlstm.cli import main
 from speechlstm.config import DecodingConfig, FrontendConfig, ModelConfig
 from speechlstm.decode import decode_matrix, flashlight
+from speechlstm.errors import ModelError, ModelFileError
 from speechlstm.g2p import arpabet_from_espeak, espeak_available, pronounce
 from speechlstm.nn.export import export
 from speechlstm.nn.model import AcousticModel, model_from_bundle, save_bundle
@@ -172,12 +173,12 @@ def test_the_recognizer_decodes_phones_where_it_can(phone_bundle, tiny_bundle):
         assert Recognizer.from_bundle(phone_bundle, backend=backend, lm=lm, head="chars").decoder.head == "chars"
         assert Recognizer.from_bundle(phone_bundle, backend=backend, decoder="greedy").decoder.head == "chars"
     assert Recognizer.from_bundle(tiny_bundle, backend="torch", lm=lm).decoder.head == "chars"
-    with pytest.raises(BundleError, match="no phone head"):
+    with pytest.raises(ModelError, match="no phone head"):
         Recognizer.from_bundle(tiny_bundle, backend="torch", lm=lm, head="phones")
     with pytest.raises(ValueError, match="only by the lexicon decoder"):
         Recognizer.from_bundle(phone_bundle, backend="torch", decoder="greedy", head="phones")
     for head in ("phones", "auto"):  # a lexicon named but missing is an error, not a quiet fallback
-        with pytest.raises(BundleError, match="pronunciation lexicon not found"):
+        with pytest.raises(ModelFileError, match="pronunciation lexicon not found"):
             Recognizer.from_bundle(phone_bundle, backend="torch", lm=lm, head=head, lexicon="/nonexistent.txt")
     with pytest.raises(ValueError, match="head must be one of"):
         DecodingConfig(head="words")
@@ -218,7 +219,12 @@ def test_build_lexicon_writes_the_pronunciations_of_the_lm_words(files, tmp_path
     with gzip.open(out, "rt") as handle:
         assert handle.read() == "the\tDH AH\ncat\tK AE T\nkat\tK AE T\nsat\tS AE T\nmetres\tM IY T ER Z\n"
     assert "5 pronunciations of 5 of the 8 LM words" in capsys.readouterr().err
-    assert main(["build-lexicon", "--lm", str(tmp_path / "missing.arpa"), "-o", str(out)]) != 0
+    assert main(["build-lexicon", "--lm", str(tmp_path / "missing.arpa"), "--pronunciations", str(files[1]),
+                 "-o", str(out)]) == 1
+    capsys.readouterr()
+    unwritable = tmp_path / "no such folder" / "lexicon.txt"  # a failed write is an output error: exit 4
+    assert main(["build-lexicon", "--lm", str(files[0]), "--pronunciations", str(files[1]), "-o", str(unwritable)]) == 4
+    assert capsys.readouterr().err.startswith(f"speechlstm: error: cannot write {unwritable}")
 
 
 @pytest.mark.parametrize("options", [["--decoder", "greedy"], ["--decoder", "prefix"], ["--lm", "none"]])

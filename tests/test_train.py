@@ -7,10 +7,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from conftest import recipe_script
 from speechlstm.bundle import load_bundle
-from speechlstm.io.manifest import import_librispeech, read_manifest
+from speechlstm.io.manifest import read_manifest
 from speechlstm.nn.augment import AugmentConfig, augment, frequency_warp, spec_augment
 from speechlstm.nn.data import bucket_batches
+
+import_librispeech = recipe_script("import_librispeech").import_librispeech
 
 WORDS = ["hello world", "speech to text", "a small model", "streaming audio", "one two three"]
 
@@ -122,7 +125,7 @@ def test_distributed_two_cpu_processes(librispeech, tmp_path):
     manifest = tmp_path / "train.tsv"
     import_librispeech(librispeech, manifest)
     torchrun = (sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29533", "-m",
-                "speechlstm.nn.train")
+                "speechlstm", "train")
     result = _train(manifest, tmp_path / "ddp", launcher=torchrun)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "ddp" / "last.safetensors").exists()
@@ -150,10 +153,11 @@ def test_average_writes_the_mean_of_the_weights(tmp_path):
 
 
 def test_average_refuses_other_architectures(tmp_path, capsys):
-    from speechlstm.cli import EXIT_MODEL, main
+    from speechlstm.cli import main
+    from speechlstm.errors import ModelError
     a = _random_bundle(tmp_path / "a.safetensors", 1)
     b = _random_bundle(tmp_path / "b.safetensors", 2, right=4)
-    assert main(["average", str(tmp_path / "avg.safetensors"), str(a), str(b)]) == EXIT_MODEL
+    assert main(["average", str(tmp_path / "avg.safetensors"), str(a), str(b)]) == ModelError.exit_code
     assert "one architecture" in capsys.readouterr().err
     assert not (tmp_path / "avg.safetensors").exists()
 

@@ -134,7 +134,7 @@ def backends(model: Path, exported: Path | None) -> dict[str, tuple[str, list[Pa
         found["torch"] = (str(model), [model])
     if find_spec("speechlstm.backends.onnx") is None or find_spec("onnxruntime") is None:
         return found
-    from speechlstm.backends.exported import exported_files
+    from speechlstm.model_files import exported_files
     for name, int8 in (("onnx", False), ("onnx-int8", True)):
         paths = exported_files(exported or model, int8)
         if paths["streaming"].is_file():

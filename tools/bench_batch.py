@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-pocketsphinx", action="store_true", help="skip the PocketSphinx baseline")
     parser.add_argument("--json", type=Path, metavar="OUT", help="also write all figures as JSON")
     args = parser.parse_args(argv)
-    from speechlstm.bundle import DEFAULT_BUNDLE
+    from speechlstm.model_files import DEFAULT_BUNDLE
     model = args.model or DEFAULT_BUNDLE
     info = machine()
     rows = pick_files(args.manifest, args.minutes, args.limit)

@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from benchlib import peak_rss_mb
-from speechlstm.bundle import DEFAULT_BUNDLE
+from speechlstm.model_files import DEFAULT_BUNDLE
 from speechlstm.config import SPELLINGS
 from speechlstm.decode import decode_matrix
 from speechlstm.io.manifest import read_manifest

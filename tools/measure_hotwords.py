@@ -87,7 +87,7 @@ def main() -> None:
 
 
 def _lm_path(recognizer: Recognizer) -> Path:
-    from speechlstm.bundle import LM_FILE, companion_file
+    from speechlstm.model_files import LM_FILE, companion_file
     lm = recognizer.config.decoding.lm
     return companion_file(recognizer.config.model, LM_FILE) if lm == "auto" else Path(lm)
 

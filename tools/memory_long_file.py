@@ -26,7 +26,7 @@ import numpy as np
 import soundfile as sf
 
 from benchlib import ROOT
-from speechlstm.bundle import DEFAULT_BUNDLE
+from speechlstm.model_files import DEFAULT_BUNDLE
 from speechlstm.io.audio import read_audio
 RATE = 16000
 

@@ -18,8 +18,6 @@ if TYPE_CHECKING:
     from ..bundle import Bundle
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
-HEADS = ("chars", "phones")
-"""The model's CTC outputs: characters (every model), and phones where the model has a phone head."""
 
 
 class AcousticBackend(Protocol):
@@ -29,7 +27,8 @@ class AcousticBackend(Protocol):
     chunk: int
     right: int
     heads: tuple[str, ...]
-    """The outputs (of :data:`HEADS`) this backend can compute."""
+    """The CTC outputs this backend can compute: ``chars`` (every model), and ``phones`` where the model has
+    a phone head."""
 
     def initial_state(self) -> Any:
         """Forward-direction LSTM state before any audio."""
@@ -52,8 +51,7 @@ def resolve_backend(name: str, model: str | Path | None) -> str:
         if name not in BACKENDS:
             raise ValueError(f"backend must be auto or one of {BACKENDS}, got {name!r}")
         return name
-    from ..bundle import DEFAULT_BUNDLE
-    from .exported import EXPORTED, exported_files, exported_stems
+    from ..model_files import DEFAULT_BUNDLE, EXPORTED, exported_files, exported_stems
     path = Path(model) if model is not None else DEFAULT_BUNDLE
     match = EXPORTED.match(path.name)
     if match:
@@ -70,12 +68,13 @@ def load_backend(name: str, model: str | Path | None, threads: int = 1,
     """The bundle and backend ``name`` (resolved already) for ``model``; ``threads`` is the
     model's CPU threads (0: the library's default); ``preload`` the onnx graph opened first."""
     if name == "torch":
-        from ..bundle import BundleError, load_bundle
+        from ..bundle import load_bundle
+        from ..errors import MissingPackageError
         bundle = load_bundle(model)
         try:
             from .torch import TorchBackend
         except ImportError:
-            raise BundleError("the torch backend needs torch (pip install 'speechlstm[torch]'); without it, "
+            raise MissingPackageError("the torch backend needs torch (pip install 'speechlstm[torch]'); without it, "
                               "export the model once (speechlstm export) and use an onnx backend") from None
         return bundle, TorchBackend.from_bundle(bundle, threads)
     from .onnx import load_onnx

@@ -4,7 +4,7 @@ and :class:`~speechlstm.Stream` drive it.
 
 This module imports only numpy and onnxruntime; an edge install needs neither torch nor the
 safetensors bundle, because each ONNX file carries the bundle header in its metadata (see
-:mod:`speechlstm.nn.export` for the graphs and :mod:`.exported` for the file names).
+:mod:`speechlstm.nn.export` for the graphs and :mod:`speechlstm.model_files` for the file names).
 """
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..bundle import HEADER_KEYS, Bundle, BundleError, bundle_from_header, missing_model_hint
-from .exported import EXPORTED, exported_files, exported_name
+from ..bundle import HEADER_KEYS, Bundle, BundleError, bundle_from_header
+from ..errors import MissingPackageError
+from ..model_files import exported_files, missing_graph_hint
 
 OUTPUTS = {"chars": "log_probs", "phones": "phone_log_probs"}
 """The graph output of each head (exports from before the phone head have only ``log_probs``)."""
@@ -33,7 +34,7 @@ class OnnxBackend:
     def __init__(self, paths: dict[str, Path], threads: int = 0, preload: str = "streaming") -> None:
         if not paths["streaming"].is_file():
             missing = paths["streaming"]
-            raise BundleError(f"exported model not found: {missing}{_missing_graph_hint(missing)}")
+            raise BundleError(f"exported model not found: {missing}{missing_graph_hint(missing)}")
         self.paths = {graph: path for graph, path in paths.items() if path.is_file()}
         self.threads = threads
         self._sessions: dict[str, Any] = {}
@@ -103,26 +104,11 @@ class OnnxBackend:
         return self._session("offline").run([output], inputs)[0][0]
 
 
-def _missing_graph_hint(missing: Path) -> str:
-    """How to get a missing streaming graph: export it from the bundle beside it, or use the
-    other precision's graph when that one is there; reinstall only when neither exists."""
-    match = EXPORTED.match(missing.name)
-    int8 = bool(match["int8"])
-    bundle = missing.with_name(f"{match['stem']}.safetensors")
-    other = missing.with_name(exported_name(match["stem"], "streaming", not int8))
-    if not bundle.is_file() and not other.is_file():
-        return missing_model_hint(missing) or " (create it with speechlstm export)"
-    hint = f" (create it with speechlstm export{' --int8' if int8 else ''} --model {bundle}"
-    if other.is_file():
-        hint += f", or use --backend {'onnx' if int8 else 'onnx-int8'} ({other.name} is there)"
-    return hint + ")"
-
-
 def _onnxruntime() -> Any:
     try:
         import onnxruntime
     except ImportError:
-        raise BundleError("the onnx backends need onnxruntime (pip install onnxruntime)") from None
+        raise MissingPackageError("the onnx backends need onnxruntime (pip install onnxruntime)") from None
     return onnxruntime
 
 

@@ -1,23 +1,22 @@
 """The ``speechlstm`` command line: one module per command (transcribe, eval, export, live,
 serve, train, average, build-lm, info, punctuate, train-punct), sharing :mod:`.common`.
 
-Exit codes: 0 success; 1 some inputs could not be transcribed (the rest were); 2 usage
-error; 3 the model bundle is missing or invalid; 4 an output could not be written;
-5 the audio input device is missing, busy or failed (``live``); 130 interrupted.
+Exit codes (:mod:`speechlstm.errors` gives each error kind its code): 0 success; 1 some inputs
+could not be transcribed (the rest were); 2 usage error (a missing optional package too); 3 the
+model, its LM or lexicon is missing or invalid; 4 an output could not be written; 5 the audio
+input device is missing, busy or failed (``live``); 130 interrupted.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from ..bundle import BundleError
+from ..errors import OutputError, SpeechlstmError
 from . import (average, build_lexicon, build_lm, eval as eval_command, export, info, live, punctuate, serve, train,
                train_punct, transcribe)
-from .common import (EXIT_DEVICE, EXIT_INPUT, EXIT_INTERRUPTED, EXIT_MODEL, EXIT_OUTPUT, EXIT_USAGE, CliError,
-                     StdoutError, silence_stdout, to_stderr, show_warnings)
+from .common import EXIT_INTERRUPTED, StdoutError, show_warnings, silence_stdout, to_stderr
 
-__all__ = ["EXIT_DEVICE", "EXIT_INPUT", "EXIT_INTERRUPTED", "EXIT_MODEL", "EXIT_OUTPUT", "EXIT_USAGE", "CliError",
-           "build_parser", "main"]
+__all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,29 +39,21 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(channel, "reconfigure"):
             channel.reconfigure(errors="surrogateescape")
     parser = build_parser()
-    args, rest = parser.parse_known_args(argv)
-    if rest and not getattr(args, "passthrough", False):
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    args.rest = rest
+    args = parser.parse_args(argv)
     try:
         with show_warnings(to_stderr):
             return args.run(args)
-    except StdoutError as error:
+    except SpeechlstmError as error:  # the one place an error becomes an exit code (speechlstm.errors)
         print(f"speechlstm: error: {error}", file=sys.stderr)
-        silence_stdout()
-        return error.code
-    except CliError as error:
-        print(f"speechlstm: error: {error}", file=sys.stderr)
-        return error.code
-    except BundleError as error:
-        print(f"speechlstm: error: {error}", file=sys.stderr)
-        return EXIT_MODEL
+        if isinstance(error, StdoutError):
+            silence_stdout()
+        return error.exit_code
     except KeyboardInterrupt:
         print("speechlstm: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         silence_stdout()
-        return EXIT_OUTPUT
+        return OutputError.exit_code
 
 
 if __name__ == "__main__":

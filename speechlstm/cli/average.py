@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import EXIT_OUTPUT, CliError
+from ..errors import OutputError
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -25,5 +25,5 @@ def run(args: argparse.Namespace) -> int:
     try:
         print(average_bundles(args.output, args.inputs))
     except OSError as error:
-        raise CliError(f"cannot write {args.output}: {error.strerror or error}", EXIT_OUTPUT) from None
+        raise OutputError(f"cannot write {args.output}: {error.strerror or error}") from None
     return 0

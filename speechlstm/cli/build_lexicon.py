@@ -7,11 +7,11 @@ the LM's words looked up in a large ARPAbet lexicon, stress removed, a few varia
 from __future__ import annotations
 
 import argparse
-import gzip
 import sys
 from pathlib import Path
 
-from .common import EXIT_INPUT, CliError
+from ..errors import InputError
+from .common import text_output
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -21,9 +21,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                     "looked up in a large ARPAbet lexicon, stress removed, a few variants each. A model that "
                     "ships an LM ships this file beside it (lexicon.txt.gz).")
     parser.add_argument("--lm", type=Path, required=True, help="ARPA LM whose words to spell")
-    parser.add_argument("--pronunciations", type=Path, default=Path("../shared/text/lexicon200k.txt.gz"),
-                        help="ARPAbet lexicon to look the words up in (WORD<TAB>PHONES, .gz allowed; "
-                             "default: %(default)s)")
+    parser.add_argument("--pronunciations", type=Path, required=True,
+                        help="ARPAbet lexicon to look the words up in (WORD<TAB>PHONES, .gz allowed; the "
+                             "project's is ../shared/text/lexicon200k.txt.gz)")
     parser.add_argument("--variants", type=int, default=3, help="pronunciations kept per word (default: %(default)s)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="lexicon to write (.gz: compressed)")
     parser.set_defaults(run=run)
@@ -31,21 +31,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..decode.flashlight import read_unigrams
-    from ..io.atomic import atomic_path
     from ..phones import lexicon_lines, read_pronunciations
     try:
         words, _ = read_unigrams(args.lm)
         pronunciations = read_pronunciations(args.pronunciations)
     except (OSError, EOFError, UnicodeDecodeError, ValueError) as error:
-        raise CliError(f"cannot read the inputs: {error}", EXIT_INPUT) from None
+        raise InputError(f"cannot read the inputs: {error}") from None
     lines = list(lexicon_lines(words, pronunciations, args.variants))
-    opener = gzip.open if args.output.suffix == ".gz" else open
-    try:
-        with atomic_path(args.output) as temporary:
-            with opener(temporary, "wt", encoding="utf-8") as out:
-                out.writelines(lines)
-    except OSError as error:
-        raise CliError(f"cannot write {args.output}: {error.strerror or error}", EXIT_INPUT) from None
+    with text_output(args.output) as out:
+        out.writelines(lines)
     spelled = len({line.split("\t")[0] for line in lines})
     print(f"{args.output}: {len(lines):,} pronunciations of {spelled:,} of the {len(words):,} LM words "
           f"({args.output.stat().st_size / 1e6:.2f} MB)", file=sys.stderr)

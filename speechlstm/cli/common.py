@@ -3,6 +3,8 @@ decoding options, warnings as lines and atomic output files."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import gzip
 import importlib
 import os
 import re
@@ -10,27 +12,19 @@ import sys
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TextIO
 
 from ..backends import BACKENDS
 from ..config import (BEAM_DEFAULTS, DECODERS, DEFAULT_HOTWORD_BOOST, HEAD_CHOICES, MAX_HOTWORD_BOOST, SPELLINGS,
                       DecodingConfig, EndpointConfig, HotwordError, hotword_boosts)
-from ..io.atomic import OutputFile
+from ..errors import InputError, MissingPackageError, OutputError, UsageError
+from ..io.atomic import OutputFile, atomic_path
 from ..progress import BatchProgress
 from ..recognizer import RecognizerConfig
 
 
-EXIT_INPUT, EXIT_USAGE, EXIT_MODEL, EXIT_OUTPUT, EXIT_INTERRUPTED = 1, 2, 3, 4, 130
-
-EXIT_DEVICE = 5
-
-
-class CliError(Exception):
-    """A user-facing failure: printed as one line, mapped to an exit code."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
+EXIT_INTERRUPTED = 130
+"""Ctrl-C; every other exit code is the ``exit_code`` of an error kind in :mod:`speechlstm.errors`."""
 
 
 def positive(kind: type) -> Callable[[str], float]:
@@ -78,21 +72,14 @@ def recognizer_from_args(args: argparse.Namespace, **fixed):
     """Load the Recognizer that the model and decoding options ask for."""
     from ..recognizer import Recognizer
 
-    config = recognizer_config(args, **fixed)
-    try:
-        return Recognizer.from_config(config)
-    except HotwordError as error:
-        raise CliError(str(error), EXIT_USAGE) from None
+    return Recognizer.from_config(recognizer_config(args, **fixed))
 
 
 def recognizer_config(args: argparse.Namespace, **fixed) -> RecognizerConfig:
     """The RecognizerConfig that the model and decoding options ask for (what worker processes load)."""
-    try:
-        config = RecognizerConfig(model=args.model, threads=max(0, args.threads), backend=args.backend,
-                                  punctuate=not getattr(args, "raw_text", True))
-        return config.with_options(**decoder_options(args), **fixed)
-    except HotwordError as error:
-        raise CliError(str(error), EXIT_USAGE) from None
+    config = RecognizerConfig(model=args.model, threads=max(0, args.threads), backend=args.backend,
+                              punctuate=not getattr(args, "raw_text", True))
+    return config.with_options(**decoder_options(args), **fixed)
 
 
 def add_endpoint_options(parser: argparse.ArgumentParser) -> None:
@@ -162,7 +149,7 @@ def _parse_hotword(spec: str) -> tuple[str, float]:
         hotword_boosts([(phrase, boost)])
     except (AttributeError, ValueError) as error:  # no match, no number, a boost out of bounds
         problem = error if isinstance(error, HotwordError) else f"bad hotword {spec!r}: expected PHRASE or PHRASE:BOOST"
-        raise CliError(f"{problem} (a ':' in a phrase is written '\\:', as in 12\\:30)", EXIT_USAGE) from None
+        raise UsageError(f"{problem} (a ':' in a phrase is written '\\:', as in 12\\:30)") from None
     return phrase, boost
 
 
@@ -171,13 +158,12 @@ def _read_hotwords_file(path: Path) -> list[str]:
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise CliError(f"cannot read hotwords file {path}: {error.strerror}", EXIT_USAGE) from None
+        raise UsageError(f"cannot read hotwords file {path}: {error.strerror}") from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise CliError(f"hotwords file {path} is not UTF-8 text (byte 0x{data[error.start]:02x} on line {line})",
-                       EXIT_USAGE) from None
+        line, byte = data.count(b"\n", 0, error.start) + 1, data[error.start]
+        raise UsageError(f"hotwords file {path} is not UTF-8 text (byte 0x{byte:02x} on line {line})") from None
     return [line for line in text.splitlines() if line.strip()]
 
 
@@ -188,16 +174,16 @@ def decoder_options(args: argparse.Namespace) -> dict:
         specs += _read_hotwords_file(args.hotwords_file)
     hotwords = tuple(_parse_hotword(spec) for spec in specs)
     if hotwords and args.decoder == "greedy":
-        raise CliError("--hotword needs a beam decoder (--decoder beam, lexicon or prefix)", EXIT_USAGE)
+        raise UsageError("--hotword needs a beam decoder (--decoder beam, lexicon or prefix)")
     lm = None if args.lm == "none" else Path(args.lm) if args.lm else "auto"
     if args.head == "phones" and (args.decoder in ("greedy", "prefix") or lm is None):
-        raise CliError("--head phones needs the lexicon decoder (--decoder beam or lexicon, with an LM)", EXIT_USAGE)
+        raise UsageError("--head phones needs the lexicon decoder (--decoder beam or lexicon, with an LM)")
     return {"decoder": args.decoder, "beam_size": args.beam_size, "lm": lm, "lm_weight": args.lm_weight,
             "word_bonus": args.word_bonus, "hotwords": hotwords, "head": args.head,
             "lexicon": args.lexicon or "auto", "spelling": args.spelling}
 
 
-class StdoutError(CliError):
+class StdoutError(OutputError):
     """Standard output refused a result (a full disk, /dev/full): exit 4, nothing left to flush."""
 
 
@@ -212,7 +198,7 @@ def print_result(progress: BatchProgress | None, text: str) -> None:
     except BrokenPipeError:
         raise
     except OSError as error:
-        raise StdoutError(f"cannot write to standard output: {error.strerror or error}", EXIT_OUTPUT) from None
+        raise StdoutError(f"cannot write to standard output: {error.strerror or error}") from None
 
 
 def to_stderr(line: str) -> None:
@@ -241,7 +227,19 @@ def output_file(path: Path) -> Iterator[OutputFile]:
         with OutputFile(path) as output:
             yield output
     except OSError as error:
-        raise CliError(f"cannot write {path}: {error.strerror or error}", EXIT_OUTPUT) from None
+        raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+@contextmanager
+def text_output(path: Path) -> Iterator[TextIO]:
+    """A UTF-8 text file (gzip-compressed when ``path`` ends in .gz) that the block writes, put in
+    place when it ends; what cannot be written is one line and exit 4 (:class:`OutputError`)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with atomic_path(path) as temporary, opener(temporary, "wt", encoding="utf-8") as handle:
+            yield handle
+    except OSError as error:
+        raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
 
 
 def write_output(path: Path, content: str) -> None:
@@ -252,19 +250,19 @@ def write_output(path: Path, content: str) -> None:
 def check_writable(path: Path) -> None:
     """Refuse an output path that cannot be written, before hours of work go into it."""
     if path.is_dir():
-        raise CliError(f"cannot write {path}: it is a directory", EXIT_OUTPUT)
+        raise OutputError(f"cannot write {path}: it is a directory")
     folder = path.parent
     if not folder.is_dir():
-        raise CliError(f"cannot write {path}: output directory does not exist: {folder}", EXIT_OUTPUT)
+        raise OutputError(f"cannot write {path}: output directory does not exist: {folder}")
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise CliError(f"cannot write {path}: permission denied", EXIT_OUTPUT)
+        raise OutputError(f"cannot write {path}: permission denied")
 
 
 def make_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise CliError(f"cannot create output directory {folder}: {error.strerror or error}", EXIT_OUTPUT) from None
+        raise OutputError(f"cannot create output directory {folder}: {error.strerror or error}") from None
 
 
 def silence_stdout() -> None:
@@ -275,18 +273,34 @@ def silence_stdout() -> None:
         pass
 
 
-def run_trainer(module: str, argv: list[str]) -> int:
-    """``speechlstm.nn.<module>.main(argv)``, torch imported only now: missing torch and a mistake in the
-    options (:class:`~speechlstm.nn.train.TrainSetupError`) are usage errors, unreadable files input errors."""
+def add_config_options(parser: argparse.ArgumentParser, config: type) -> None:
+    """One ``--name`` per field of the dataclass ``config`` (a table of
+    :func:`~speechlstm.nn.train_config.option` fields: help, type, action), its default shown."""
+    for option in dataclasses.fields(config):
+        settings = dict(option.metadata)
+        if "action" not in settings:
+            settings.setdefault("type", type(option.default) if option.default is not None else str)
+        if option.default not in (None, ()) and settings.get("action") != "store_true":
+            settings["default"] = option.default
+            if "default" not in settings["help"]:
+                settings["help"] += " (default: %(default)s)"
+        parser.add_argument(f"--{option.name.replace('_', '-')}", **settings)
+
+
+def config_from_args(args: argparse.Namespace, config: type):
+    """The ``config`` dataclass that :func:`add_config_options`' options ask for."""
+    return config(**{option.name: getattr(args, option.name) for option in dataclasses.fields(config)})
+
+
+def run_trainer(module: str, config) -> int:
+    """``speechlstm.nn.<module>.main(config)``, torch imported only now: missing torch is a usage error
+    (:class:`~speechlstm.errors.MissingPackageError`), unreadable files input errors."""
     try:
         train = importlib.import_module(f"..nn.{module}", __package__).main
-        from ..nn.train import TrainSetupError
     except ImportError as error:
-        raise CliError(f"training needs torch (pip install 'speechlstm[train]'): {error}", EXIT_USAGE) from None
+        raise MissingPackageError(f"training needs torch (pip install 'speechlstm[train]'): {error}") from None
     try:
-        train(argv)
-    except TrainSetupError as error:
-        raise CliError(str(error), EXIT_USAGE) from None
+        train(config)
     except OSError as error:
-        raise CliError(f"{error.filename or 'training'}: {error.strerror or error}", EXIT_INPUT) from None
+        raise InputError(f"{error.filename or 'training'}: {error.strerror or error}") from None
     return 0

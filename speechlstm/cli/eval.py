@@ -6,9 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from ..io.audio import AudioError
-from .common import (EXIT_INPUT, EXIT_OUTPUT, EXIT_USAGE, CliError, check_writable, make_folder, positive_int,
-                     write_output, add_model_options, recognizer_from_args)
+from ..errors import InputError, OutputError, UsageError
+from .common import add_model_options, check_writable, make_folder, positive_int, recognizer_from_args, write_output
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -36,15 +35,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..evaluate import evaluate_manifest, format_table
-    from ..io.manifest import ManifestError, read_manifest
+    from ..io.manifest import read_manifest
 
     if not args.manifest.is_file():
-        raise CliError(f"manifest not found: {args.manifest}", EXIT_INPUT)
-    try:
-        if not read_manifest(args.manifest, columns=("path", "text")):
-            raise CliError(f"{args.manifest}: the manifest lists no utterances", EXIT_USAGE)
-    except ManifestError as error:
-        raise CliError(str(error), EXIT_USAGE) from None
+        raise InputError(f"manifest not found: {args.manifest}")
+    if not read_manifest(args.manifest, columns=("path", "text")):
+        raise UsageError(f"{args.manifest}: the manifest lists no utterances")
     if args.json:
         check_writable(args.json)
     if args.out_dir:
@@ -53,10 +49,8 @@ def run(args: argparse.Namespace) -> int:
     modes = ("offline", "streaming") if args.mode == "both" else (args.mode,)
     try:
         figures = evaluate_manifest(recognizer, args.manifest, modes, args.limit, out_dir=args.out_dir)
-    except AudioError as error:
-        raise CliError(str(error), EXIT_INPUT) from None
     except OSError as error:
-        raise CliError(f"cannot write to {args.out_dir}: {error.strerror or error}", EXIT_OUTPUT) from None
+        raise OutputError(f"cannot write to {args.out_dir}: {error.strerror or error}") from None
     print(format_table(figures), flush=True)
     if args.json:
         write_output(args.json, json.dumps(figures, indent=2) + "\n")
@@ -64,4 +58,4 @@ def run(args: argparse.Namespace) -> int:
     if skipped:
         print(f"speechlstm: {skipped} utterance(s) skipped (unreadable audio); the figures cover the rest",
               file=sys.stderr)
-    return EXIT_INPUT if skipped else 0
+    return InputError.exit_code if skipped else 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import EXIT_OUTPUT, EXIT_USAGE, CliError
+from ..errors import MissingPackageError, OutputError
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -33,9 +33,9 @@ def run(args: argparse.Namespace) -> int:
         written = export(args.model, args.output_dir, int8=args.int8,
                          graphs=("streaming",) if args.streaming_only else ("offline", "streaming"))
     except ImportError as error:
-        raise CliError(f"export needs the onnx and onnxruntime packages ({error})", EXIT_USAGE) from None
+        raise MissingPackageError(f"export needs the onnx and onnxruntime packages ({error})") from None
     except OSError as error:
-        raise CliError(f"cannot write to {args.output_dir}: {error.strerror or error}", EXIT_OUTPUT) from None
+        raise OutputError(f"cannot write to {args.output_dir}: {error.strerror or error}") from None
     for path in written:
         print(path)
     return 0

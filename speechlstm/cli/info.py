@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..errors import UsageError
+
 
 class Version(argparse._VersionAction):
     """--version names the default model too (read only when asked for)."""
@@ -37,10 +39,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..backends.cpu import cpu_features
     from ..bundle import model_card
-    from .common import EXIT_USAGE, CliError
 
     if args.model and args.model_option:
-        raise CliError("give the model once: MODEL or --model MODEL", EXIT_USAGE)
+        raise UsageError("give the model once: MODEL or --model MODEL")
     card = {**model_card(args.model or args.model_option), "CPU (onnxruntime)": cpu_features()}
     width = max(map(len, card))
     for key, value in card.items():

@@ -11,11 +11,11 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable, TextIO
 
+from ..errors import DeviceError, OutputError
 from ..io.formats import to_json_line
-from ..live import DeviceError, LiveSession, MicrophoneSource, device_table
+from ..live import LiveSession, MicrophoneSource, device_table
 from ..results import LiveEvent
-from .common import (EXIT_DEVICE, EXIT_OUTPUT, CliError, add_endpoint_options, add_model_options, add_raw_option,
-                     endpoint_config, recognizer_from_args)
+from .common import add_endpoint_options, add_model_options, add_raw_option, endpoint_config, recognizer_from_args
 
 
 def _device(text: str) -> int | str:
@@ -54,31 +54,20 @@ def run(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         log = _open_log(args.output, stack) if args.output else None
         session = LiveSession(recognizer_from_args(args, mode="streaming"), endpoint)
-        try:
-            source = MicrophoneSource(args.device, on_overflow=_report_overflow,
-                                      sample_rate=session.recognizer.sample_rate)
-        except DeviceError as error:
-            raise CliError(str(error), EXIT_DEVICE) from None
+        source = MicrophoneSource(args.device, on_overflow=_report_overflow, sample_rate=session.recognizer.sample_rate)
         stack.callback(signal.signal, signal.SIGINT, _stop_on_interrupt(source))
-        try:
-            source.start()
-            print(f"speechlstm: listening on {source.device_name!r} at {source.sample_rate} Hz "
-                  "(Ctrl-C to stop)", file=sys.stderr, flush=True)
-            for event in session.events(source):
-                _show(event, fmt, live_text, log)
-        except DeviceError as error:
-            raise CliError(str(error), EXIT_DEVICE) from None
+        source.start()
+        print(f"speechlstm: listening on {source.device_name!r} at {source.sample_rate} Hz "
+              "(Ctrl-C to stop)", file=sys.stderr, flush=True)
+        for event in session.events(source):
+            _show(event, fmt, live_text, log)
     return 0
 
 
 def _list_devices() -> int:
-    try:
-        table = device_table()
-    except DeviceError as error:
-        raise CliError(str(error), EXIT_DEVICE) from None
+    table = device_table()
     if not table.strip():
-        raise CliError("no audio devices found (PortAudio lists none: no sound card, or no access to it)",
-                       EXIT_DEVICE)
+        raise DeviceError("no audio devices found (PortAudio lists none: no sound card, or no access to it)")
     print(table)
     return 0
 
@@ -87,7 +76,7 @@ def _open_log(path: Path, stack: ExitStack) -> TextIO:
     try:
         return stack.enter_context(open(path, "a", encoding="utf-8"))
     except OSError as error:
-        raise CliError(f"cannot write {path}: {error.strerror or error}", EXIT_OUTPUT) from None
+        raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
 
 
 def _stop_on_interrupt(source: MicrophoneSource) -> Callable | int | None:
@@ -123,4 +112,4 @@ def _show(event: LiveEvent, fmt: str, live_text: bool, log: TextIO | None) -> No
             log.write(line)
             log.flush()
         except OSError as error:
-            raise CliError(f"cannot write {log.name}: {error.strerror or error}", EXIT_OUTPUT) from None
+            raise OutputError(f"cannot write {log.name}: {error.strerror or error}") from None

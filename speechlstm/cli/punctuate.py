@@ -5,7 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import EXIT_INPUT, CliError, write_output
+from ..errors import InputError
+from .common import write_output
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise CliError(f"cannot read {args.file}: {getattr(error, 'strerror', None) or error}", EXIT_INPUT) from None
+        raise InputError(f"cannot read {args.file}: {getattr(error, 'strerror', None) or error}") from None
     punctuator = load_punctuator(args.model)
     lines = []
     for line in text.splitlines():

@@ -5,8 +5,9 @@ import argparse
 import asyncio
 import os
 
-from .common import (EXIT_USAGE, CliError, add_endpoint_options, add_model_options, add_raw_option, endpoint_config,
-                     positive, positive_int, recognizer_from_args, to_stderr)
+from ..errors import MissingPackageError, UsageError
+from .common import (add_endpoint_options, add_model_options, add_raw_option, endpoint_config, positive, positive_int,
+                     recognizer_from_args, to_stderr)
 
 TOKEN_VARIABLE = "SPEECHLSTM_TOKEN"
 """The environment variable that gives the token when ``--token`` does not."""
@@ -62,11 +63,11 @@ def run(args: argparse.Namespace) -> int:
         from ..server import ServerConfig, log_to_stderr, serve, serve_processes
         from ..server.vosk import RATES
     except ImportError as error:
-        raise CliError(f"the server needs aiohttp ({error}): pip install 'speechlstm[server]'", EXIT_USAGE) from None
+        raise MissingPackageError(f"the server needs aiohttp ({error}): pip install 'speechlstm[server]'") from None
     if not 0 <= args.port <= 65535:
-        raise CliError(f"--port must be 0 to 65535, got {args.port}", EXIT_USAGE)
+        raise UsageError(f"--port must be 0 to 65535, got {args.port}")
     if args.sample_rate is not None and not RATES[0] <= args.sample_rate <= RATES[1]:
-        raise CliError(f"--sample-rate must be {RATES[0]} to {RATES[1]}, got {args.sample_rate}", EXIT_USAGE)
+        raise UsageError(f"--sample-rate must be {RATES[0]} to {RATES[1]}, got {args.sample_rate}")
     recognizer = recognizer_from_args(args, mode="streaming", endpoint=endpoint_config(args))
     config = ServerConfig(host=args.host, port=args.port, max_streams=args.max_streams, token=args.token,
                           idle_timeout=args.idle_timeout, max_lag=args.max_lag,
@@ -85,6 +86,6 @@ def run(args: argparse.Namespace) -> int:
         else:
             asyncio.run(serve(recognizer, config, ready))
     except OSError as error:
-        raise CliError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}", EXIT_USAGE) from None
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
     to_stderr("speechlstm: stopped")
     return 0

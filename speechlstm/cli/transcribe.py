@@ -9,14 +9,13 @@ import warnings
 from contextlib import nullcontext
 from pathlib import Path
 
-from ..config import HotwordError
+from ..errors import InputError, OutputError, UsageError
 from ..io.audio import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, STDIN, audio_duration, raw_pcm_blocks
 from ..io.formats import ALL, EXTENSIONS, FORMATS, to_json_line, to_srt, to_tsv_line, to_vtt
 from ..progress import BatchProgress
 from ..results import LiveEvent
-from .common import (EXIT_INPUT, EXIT_OUTPUT, EXIT_USAGE, CliError, make_folder, output_file, positive_int,
-                     print_result, write_output, add_model_options, add_raw_option, recognizer_config, show_warnings,
-                     to_stderr)
+from .common import (add_model_options, add_raw_option, make_folder, output_file, positive_int, print_result,
+                     recognizer_config, show_warnings, to_stderr, write_output)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -160,38 +159,36 @@ def _check_batch_options(args: argparse.Namespace) -> None:
     if args.format is None:
         args.format = "json" if batch else "text"
     if args.resume and not args.output:
-        raise CliError("--resume needs -o FILE: the JSON-lines file it appends to and reads back", EXIT_USAGE)
+        raise UsageError("--resume needs -o FILE: the JSON-lines file it appends to and reads back")
     if args.ray and not args.output:
-        raise CliError("--ray needs -o FILE: the merged output (shards go to --shards-dir)", EXIT_USAGE)
+        raise UsageError("--ray needs -o FILE: the merged output (shards go to --shards-dir)")
     allowed = ("json", "parquet") if args.ray and not args.resume else ("json",)
     if batch and args.format not in allowed:
-        raise CliError(f"--format {args.format} does not go with {'--resume' if args.resume else '--ray'}: it "
-                       f"writes {' or '.join(allowed)}", EXIT_USAGE)
+        raise UsageError(f"--format {args.format} does not go with {'--resume' if args.resume else '--ray'}: it "
+                       f"writes {' or '.join(allowed)}")
     if args.format == "parquet" and not args.ray:
-        raise CliError("--format parquet needs --ray (Parquet is written by Ray Data)", EXIT_USAGE)
+        raise UsageError("--format parquet needs --ray (Parquet is written by Ray Data)")
     if args.shards_dir and not args.ray:
-        raise CliError("--shards-dir goes with --ray", EXIT_USAGE)
+        raise UsageError("--shards-dir goes with --ray")
     if args.jobs is None:
         args.jobs = 0 if args.ray else 1
     if (args.jobs != 1 or args.ray) and any(str(path) == STDIN for path in args.files):
-        raise CliError("standard input ('-') can only be read with --jobs 1, without --ray", EXIT_USAGE)
+        raise UsageError("standard input ('-') can only be read with --jobs 1, without --ray")
 
 
 def _check_transcribe_options(args: argparse.Namespace) -> None:
     """Usage and output problems, found before any model is loaded or input read."""
     _check_batch_options(args)
     if args.format in ("srt", "vtt") and len(args.files) > 1 and not args.output_dir:
-        raise CliError(f"--format {args.format} with several files needs --output-dir", EXIT_USAGE)
+        raise UsageError(f"--format {args.format} with several files needs --output-dir")
     if args.format == "all" and not args.output_dir:
-        raise CliError("--format all writes one file per format: it needs --output-dir", EXIT_USAGE)
+        raise UsageError("--format all writes one file per format: it needs --output-dir")
     if args.chunk_ms and args.mode == "offline":
         warnings.warn("--chunk-ms only applies to --mode streaming; offline mode reads each file whole")
     if args.output and not args.output.parent.is_dir():
-        raise CliError(f"cannot write {args.output}: output directory does not exist: {args.output.parent}",
-                       EXIT_OUTPUT)
+        raise OutputError(f"cannot write {args.output}: output directory does not exist: {args.output.parent}")
     if args.skip_existing and not args.output_dir:
-        raise CliError("--skip-existing goes with --output-dir (with -o FILE, --resume continues a batch)",
-                       EXIT_USAGE)
+        raise UsageError("--skip-existing goes with --output-dir (with -o FILE, --resume continues a batch)")
     if args.raw:
         _check_raw_options(args)
     if args.output_dir:
@@ -201,32 +198,25 @@ def _check_transcribe_options(args: argparse.Namespace) -> None:
 def _check_raw_options(args: argparse.Namespace) -> None:
     """--raw RATE: live captions of standard input, printed as they come."""
     if [str(path) for path in args.files] != [STDIN]:
-        raise CliError("--raw reads standard input: give '-' as the only input", EXIT_USAGE)
+        raise UsageError("--raw reads standard input: give '-' as the only input")
     if args.mode != "streaming":
-        raise CliError("--raw needs --mode streaming (live captions as the audio comes); offline mode reads "
-                       "whole files: give it a WAV (sox -t raw -r RATE -e signed -b 16 -c 1 - -t wav -)", EXIT_USAGE)
+        raise UsageError("--raw needs --mode streaming (live captions as the audio comes); offline mode reads "
+                       "whole files: give it a WAV (sox -t raw -r RATE -e signed -b 16 -c 1 - -t wav -)")
     if args.format not in ("text", "json"):
-        raise CliError(f"--format {args.format} does not go with --raw: it prints text or json lines", EXIT_USAGE)
+        raise UsageError(f"--format {args.format} does not go with --raw: it prints text or json lines")
     if args.output or args.output_dir:
-        raise CliError("--raw prints each result to standard output as it comes: redirect it, or pipe it "
-                       "through tee", EXIT_USAGE)
+        raise UsageError("--raw prints each result to standard output as it comes: redirect it, or pipe it "
+                       "through tee")
     if not MIN_SAMPLE_RATE <= args.raw <= MAX_SAMPLE_RATE:
-        raise CliError(f"--raw {args.raw}: the sample rate must be {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz",
-                       EXIT_USAGE)
+        raise UsageError(f"--raw {args.raw}: the sample rate must be {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..batch import BatchError, ResumeLog, collect_inputs
-    from ..io.manifest import ManifestError
+    from ..batch import ResumeLog, collect_inputs
 
-    try:
-        inputs = collect_inputs(args.files, args.manifest, args.recursive)
-    except ManifestError as error:
-        raise CliError(str(error), EXIT_USAGE) from None
-    except BatchError as error:
-        raise CliError(str(error), EXIT_INPUT) from None
+    inputs = collect_inputs(args.files, args.manifest, args.recursive)
     if not inputs:
-        raise CliError("no input files: give FILE..., --manifest LIST or a folder with --recursive", EXIT_USAGE)
+        raise UsageError("no input files: give FILE..., --manifest LIST or a folder with --recursive")
     args.files = [item.path for item in inputs]
     _check_transcribe_options(args)
     config = recognizer_config(args, mode=args.mode, **({"chunk_ms": args.chunk_ms} if args.chunk_ms else {}))
@@ -239,10 +229,8 @@ def run(args: argparse.Namespace) -> int:
         return _run_on_ray(args, config, inputs) if args.ray else _transcribe_inputs(args, config, inputs)
     try:
         resume = ResumeLog(args.output).open()
-    except BatchError as error:
-        raise CliError(str(error), EXIT_OUTPUT) from None
     except OSError as error:
-        raise CliError(f"cannot write {args.output}: {error.strerror or error}", EXIT_OUTPUT) from None
+        raise OutputError(f"cannot write {args.output}: {error.strerror or error}") from None
     with resume:
         todo = [item for item in inputs if os.fsdecode(item.path) not in resume.done]
         if len(todo) < len(inputs):
@@ -271,10 +259,7 @@ def _caption_stdin(args: argparse.Namespace, config) -> int:
     from ..live import LiveSession
     from ..recognizer import Recognizer
 
-    try:
-        session = LiveSession(Recognizer.from_config(config))
-    except HotwordError as error:
-        raise CliError(str(error), EXIT_USAGE) from None
+    session = LiveSession(Recognizer.from_config(config))
     partials = sys.stderr.isatty()
     try:
         for event in session.events(raw_pcm_blocks(sys.stdin.buffer, args.raw)):
@@ -301,20 +286,14 @@ def _show_caption(event: LiveEvent, fmt: str, partials: bool) -> None:
 def _run_on_ray(args: argparse.Namespace, config, inputs: list, resume=None) -> int:
     """--ray: decode on a Ray cluster (speechlstm.ray_batch), then write the merged output: -o in
     input order, or appended to --resume's log. Ray draws its own progress bars."""
-    from ..ray_batch import RayBatchError, record, transcribe_on_ray, write_parquet
+    from ..ray_batch import record, transcribe_on_ray, write_parquet
     from ..recognizer import Recognizer
 
-    try:
-        Recognizer.from_config(config)  # a model or decoder problem fails here, before a cluster starts
-    except HotwordError as error:
-        raise CliError(str(error), EXIT_USAGE) from None
+    Recognizer.from_config(config)  # a model or decoder problem fails here, before a cluster starts
     shards = args.shards_dir or args.output.with_name(args.output.name + ".shards")
     with output_file(args.output) if args.format == "json" and not resume else nullcontext() as output:
-        try:
-            rows = transcribe_on_ray(config, [os.fsdecode(item.path) for item in inputs], args.ray, args.jobs,
-                                     shards, args.format)
-        except RayBatchError as error:
-            raise CliError(str(error), EXIT_USAGE) from None
+        rows = transcribe_on_ray(config, [os.fsdecode(item.path) for item in inputs], args.ray, args.jobs, shards,
+                                 args.format)
         failures = _show_ray_rows(rows, resume)
         if output:
             output.write("".join(to_json_line(record(row)) for row in rows))
@@ -322,8 +301,8 @@ def _run_on_ray(args: argparse.Namespace, config, inputs: list, resume=None) -> 
         try:
             write_parquet(rows, args.output)
         except OSError as error:
-            raise CliError(f"cannot write {args.output}: {error.strerror or error}", EXIT_OUTPUT) from None
-    return EXIT_INPUT if failures else 0
+            raise OutputError(f"cannot write {args.output}: {error.strerror or error}") from None
+    return InputError.exit_code if failures else 0
 
 
 def _show_ray_rows(rows: list[dict], resume) -> int:
@@ -367,44 +346,41 @@ def _transcribe_into(args: argparse.Namespace, config, inputs: list, resume, out
     durations = [item.duration if item.duration is not None or not on_terminal else audio_duration(item.path)
                  for item in inputs]
     failures = 0
-    try:
-        with BatchProgress(durations) as progress, show_warnings(progress.message), \
-                closing(transcribe_batch(config, paths, args.jobs,
-                                         progress.decoded if progress.enabled else None)) as outcomes:
-            emit = output.write if output else lambda text: print_result(progress, text)
-            try:
-                for outcome in outcomes if resume or stems else in_input_order(outcomes):
-                    for warning in outcome.warnings:
-                        progress.message(f"speechlstm: warning: {warning}")
-                    if resume:
-                        _append(resume, outcome.record())
-                    duration, transcript = durations[outcome.index], outcome.transcript
-                    if transcript is None:
-                        failures += 1
-                        progress.message(f"speechlstm: error: {outcome.error}")
-                        progress.done(duration or 0.0, index=outcome.index)
-                        if args.format == "text" and not (resume or stems):
-                            emit("\n")  # line N stays input N's
-                        continue
-                    progress.done(transcript.duration, index=outcome.index)
-                    if resume:
-                        continue
-                    if stems:
-                        for fmt in formats:
-                            write_output(args.output_dir / f"{stems[outcome.index]}.{EXTENSIONS[fmt]}",
-                                         _render(fmt, transcript))
-                    else:
-                        emit(_render(args.format, transcript))
-            except Interrupted as interrupt:
-                _show_partial(progress, args, interrupt.partial)
-                raise
-    except HotwordError as error:
-        raise CliError(str(error), EXIT_USAGE) from None
-    return EXIT_INPUT if failures else 0
+    with BatchProgress(durations) as progress, show_warnings(progress.message), \
+            closing(transcribe_batch(config, paths, args.jobs,
+                                     progress.decoded if progress.enabled else None)) as outcomes:
+        emit = output.write if output else lambda text: print_result(progress, text)
+        try:
+            for outcome in outcomes if resume or stems else in_input_order(outcomes):
+                for warning in outcome.warnings:
+                    progress.message(f"speechlstm: warning: {warning}")
+                if resume:
+                    _append(resume, outcome.record())
+                duration, transcript = durations[outcome.index], outcome.transcript
+                if transcript is None:
+                    failures += 1
+                    progress.message(f"speechlstm: error: {outcome.error}")
+                    progress.done(duration or 0.0, index=outcome.index)
+                    if args.format == "text" and not (resume or stems):
+                        emit("\n")  # line N stays input N's
+                    continue
+                progress.done(transcript.duration, index=outcome.index)
+                if resume:
+                    continue
+                if stems:
+                    for fmt in formats:
+                        write_output(args.output_dir / f"{stems[outcome.index]}.{EXTENSIONS[fmt]}",
+                                     _render(fmt, transcript))
+                else:
+                    emit(_render(args.format, transcript))
+        except Interrupted as interrupt:
+            _show_partial(progress, args, interrupt.partial)
+            raise
+    return InputError.exit_code if failures else 0
 
 
 def _append(resume, record: dict) -> None:
     try:
         resume.append(record)
     except OSError as error:
-        raise CliError(f"cannot write {resume.path}: {error.strerror or error}", EXIT_OUTPUT) from None
+        raise OutputError(f"cannot write {resume.path}: {error.strerror or error}") from None

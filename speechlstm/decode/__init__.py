@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from ..config import DecodingConfig
+from ..errors import ModelError, ModelFileError
+from ..model_files import LEXICON_FILE, LM_FILE, companion_file, missing_model_hint
 from ..phones import PHONES
 from .base import Decoder, decode_matrix
+from .greedy import GreedyDecoder
 
 if TYPE_CHECKING:
     from ..bundle import Bundle
@@ -31,7 +34,6 @@ def decoder_head(bundle: Bundle, decoding: DecodingConfig, model: str | Path | N
                  heads: Sequence[str] = ("chars",)) -> tuple[str, Path | None]:
     """The model output ``decoding`` reads (``chars`` or ``phones``, see :class:`DecodingConfig`)
     and, for phones, the pronunciation lexicon; ``heads`` are those the backend computes."""
-    from ..bundle import LEXICON_FILE, BundleError, companion_file, missing_model_hint
     lexicon = companion_file(model, LEXICON_FILE) if decoding.lexicon == "auto" else Path(decoding.lexicon)
     has_phones = "phones" in heads and bundle.model.phone_vocab_size == len(PHONES)
     lexicon_decoder = beam_decoder_kind(decoding) == "lexicon"
@@ -41,12 +43,12 @@ def decoder_head(bundle: Bundle, decoding: DecodingConfig, model: str | Path | N
     if decoding.head == "auto" and not (has_phones and lexicon_decoder and (named or lexicon.is_file())):
         return "chars", None
     if not has_phones:
-        raise BundleError(f"{bundle.source}: this model (or its export) has no phone head; use head='chars'")
+        raise ModelError(f"{bundle.source}: this model (or its export) has no phone head; use head='chars'")
     if not lexicon_decoder:
         raise ValueError("the phone head is decoded only by the lexicon decoder (decoder='beam' with "
                          "flashlight-text and an LM, or decoder='lexicon')")
     if not lexicon.is_file():
-        raise BundleError(f"pronunciation lexicon not found: {lexicon}{missing_model_hint(lexicon)}")
+        raise ModelFileError(f"pronunciation lexicon not found: {lexicon}{missing_model_hint(lexicon)}")
     return "phones", lexicon
 
 
@@ -58,31 +60,26 @@ def build_decoder(bundle: Bundle, decoding: DecodingConfig, model: str | Path | 
     beside it); ``hotwords``, when given, replace ``decoding.hotwords``; ``heads`` are the
     outputs the backend computes (:func:`decoder_head`).
     """
-    from ..bundle import LM_FILE, BundleError, companion_file, missing_model_hint
     hotwords = dict(decoding.hotwords) if hotwords is None else dict(hotwords)
     head, lexicon = decoder_head(bundle, decoding, model, heads)
     if decoding.decoder == "greedy":
         if hotwords:
             raise ValueError("hotwords need a beam decoder (decoder='beam')")
-        return bundle.decoder()
+        return GreedyDecoder(bundle.frame_shift, bundle.vocabulary)
     kind = beam_decoder_kind(decoding)
     beam_size, alpha, beta = decoding.beam_settings(kind)
     path = None
     if decoding.lm is not None:
         path = companion_file(model, LM_FILE) if decoding.lm == "auto" else Path(decoding.lm)
         if not path.is_file():
-            raise BundleError(f"language model not found: {path}{missing_model_hint(path)}")
+            raise ModelFileError(f"language model not found: {path}{missing_model_hint(path)}")
     if kind == "lexicon":
-        from .flashlight import FlashlightError, LexiconBeamDecoder
+        from .flashlight import LexiconBeamDecoder
         if path is None:
             raise ValueError("the lexicon decoder needs a language model (its words are the lexicon)")
         vocabulary = PHONES if head == "phones" else bundle.vocabulary
-        try:
-            return LexiconBeamDecoder(bundle.frame_shift, vocabulary, lm=path, alpha=alpha, beta=beta,
-                                      beam_size=beam_size, hotwords=hotwords, lexicon=lexicon,
-                                      spelling=decoding.spelling)
-        except FlashlightError as error:
-            raise BundleError(str(error)) from None
+        return LexiconBeamDecoder(bundle.frame_shift, vocabulary, lm=path, alpha=alpha, beta=beta, beam_size=beam_size,
+                                  hotwords=hotwords, lexicon=lexicon, spelling=decoding.spelling)
     from .beam_search import BeamSearchDecoder
     from .lm import load_lm
     return BeamSearchDecoder(bundle.frame_shift, bundle.vocabulary, lm=load_lm(path) if path else None, alpha=alpha,

@@ -16,7 +16,7 @@ class Decoder(Protocol):
     """What a stream needs from a decoder: incremental, per-stream state kept outside it."""
 
     head: str
-    """The model output it reads: ``chars`` or ``phones`` (:data:`speechlstm.backends.HEADS`)."""
+    """The model output it reads: ``chars`` or ``phones`` (:attr:`speechlstm.backends.AcousticBackend.heads`)."""
 
     def new_state(self) -> Any:
         """A fresh per-utterance state."""

@@ -55,6 +55,7 @@ from typing import Iterator, Mapping, Sequence
 import numpy as np
 
 from ..config import BEAM_DEFAULTS
+from ..errors import MissingPackageError, ModelFileError
 from ..g2p import pronounce
 from ..phones import WORD_BOUNDARY, read_pronunciations
 from ..results import Alternative, Result, Word
@@ -77,7 +78,7 @@ else:
     AVAILABLE = True
 
 
-class FlashlightError(RuntimeError):
+class FlashlightError(ModelFileError, RuntimeError):
     """flashlight-text is missing, or it could not read the language model."""
 
 
@@ -157,7 +158,7 @@ def _build_trie(vocabulary: Sequence[str], spellings: Sequence[Spellings], score
 def _read_lm(path: Path) -> tuple[list[str], list[float], object]:
     """The words, log10 unigrams and KenLM of an ARPA file (``<unk>`` added where missing)."""
     if not AVAILABLE:
-        raise FlashlightError("the lexicon decoder needs flashlight-text (pip install 'speechlstm[flashlight]')")
+        raise MissingPackageError("the lexicon decoder needs flashlight-text (pip install 'speechlstm[flashlight]')")
     try:
         words, unigram = read_unigrams(path)
     except (OSError, EOFError, UnicodeDecodeError, ValueError, IndexError) as error:

@@ -18,6 +18,8 @@ from typing import TextIO
 
 import numpy as np
 
+from ..errors import ModelFileError
+
 UNK, BOS, EOS = "<unk>", "<s>", "</s>"
 LN10 = math.log(10.0)
 MISSING_UNK_LOG10 = -100.0
@@ -120,11 +122,6 @@ class ArpaLM:
     def __len__(self) -> int:
         return len(self.words)
 
-    @property
-    def counts(self) -> list[int]:
-        """Number of n-grams per order."""
-        return [len(k) for k in self._keys]
-
     def begin(self) -> LMState:
         """The state at the start of a sentence."""
         return (self.bos,)
@@ -176,12 +173,10 @@ def load_lm(path: str | Path) -> ArpaLM:
     Recognizers built with the same LM (one per CLI call, test or option change) share it; the
     model is read-only, so sharing is safe.
     """
-    from ..bundle import BundleError
-
     path = Path(path).resolve()
     try:
         return _load_cached(path, path.stat().st_mtime)
     except (OSError, EOFError, UnicodeDecodeError, ValueError, KeyError, IndexError) as error:
         reason = getattr(error, "strerror", None) or (f"unknown word {error}" if isinstance(error, KeyError)
                                                       else str(error).removeprefix(f"{path}: "))
-        raise BundleError(f"{path}: not a readable ARPA language model ({reason})") from None
+        raise ModelFileError(f"{path}: not a readable ARPA language model ({reason})") from None

@@ -11,19 +11,15 @@ the uniform distribution. Pruning drops n-grams whose raw count is below a per-o
 threshold; the kept n-grams keep their unpruned probabilities and every backoff weight
 is recomputed so each context's distribution still sums to one.
 
-Example::
+Example (``speechlstm build-lm`` runs it)::
 
-    speechlstm build-lm --vocab-size 60000 --prune 0 5 12 -o models/lm.arpa.gz
+    speechlstm build-lm --text ../shared/text/lm_text.txt.xz --vocab ../shared/text/vocab200k.txt \\
+        --vocab-size 60000 --prune 0 5 12 -o models/lm.arpa.gz
 """
 from __future__ import annotations
 
-import argparse
 import gzip
 import lzma
-import os
-import resource
-import sys
-import time
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +28,6 @@ from typing import Iterable, Sequence, TextIO
 import numpy as np
 
 UNK, BOS, EOS = "<unk>", "<s>", "</s>"
-SHARED_TEXT = Path(os.environ.get("SHARED", "../shared")) / "text"
-"""Where the default text and vocabulary are read: $SHARED/text (default ../shared/text)."""
 
 
 @dataclass
@@ -232,48 +226,3 @@ def open_text(path: Path) -> TextIO:
     if path.suffix == ".gz":
         return gzip.open(path, "rt", encoding="utf-8")
     return open(path, encoding="utf-8")
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="speechlstm build-lm", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--text", type=Path, default=SHARED_TEXT / "lm_text.txt.xz",
-                        help="one normalized sentence per line (.xz, .gz or plain)")
-    parser.add_argument("--vocab", type=Path, default=SHARED_TEXT / "vocab200k.txt",
-                        help="words by descending frequency; others become <unk>")
-    parser.add_argument("--vocab-size", type=int, default=60000)
-    parser.add_argument("--max-words", type=int, default=None,
-                        help="stop reading the text after this many words")
-    parser.add_argument("--order", type=int, default=3,
-                        help="n-gram order; n-grams are packed in 64 bits, so 4-grams allow at most "
-                             "32,764 words (3-grams 2,097,148)")
-    parser.add_argument("--prune", type=int, nargs="*", default=[0, 5, 12],
-                        help="minimum raw count per order (unigrams are never pruned)")
-    parser.add_argument("-o", "--output", type=Path, required=True, help=".arpa or .arpa.gz")
-    args = parser.parse_args(argv)
-
-    start = time.time()
-    builder = ArpaBuilder(read_vocabulary(args.vocab, args.vocab_size), args.order)
-    with open_text(args.text) as f:
-        tokens = builder.add(f, args.max_words)
-    read_s = time.time() - start
-    tables = builder.estimate(args.prune)
-    estimate_s = time.time() - start - read_s
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.output.with_name(args.output.name + ".tmp")
-    opener = gzip.open if args.output.suffix == ".gz" else open
-    with opener(tmp, "wt", encoding="utf-8") as out:
-        builder.write_arpa(tables, out)
-    tmp.replace(args.output)
-    unk_rate = np.count_nonzero(np.frombuffer(builder.ids, dtype=np.int32) == 0) / max(tokens, 1)
-    print(f"words read: {tokens:,}  vocabulary: {len(builder.words):,}  OOV rate: {unk_rate:.2%}",
-          file=sys.stderr)
-    print("n-grams: " + "  ".join(f"{n}-gram {len(t.keys):,}" for n, t in enumerate(tables, 1)),
-          file=sys.stderr)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"time: read {read_s:.0f} s, estimate {estimate_s:.0f} s, total {time.time() - start:.0f} s "
-          f"({time.process_time():.0f} s CPU); peak RSS {peak_mb:.0f} MB; size {args.output.stat().st_size / 1e6:.2f} MB",
-          file=sys.stderr)
-
-
-if __name__ == "__main__":
-    main()

@@ -25,6 +25,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from ..errors import InputError
+
 
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1000, 768000
 """Sample rates outside this range are header damage, not audio: resampling a file that
@@ -40,7 +42,7 @@ SPOOL_BYTES = 32 << 20
 """Unseekable input is held in memory up to this size, then in a temporary file."""
 
 
-class AudioError(ValueError):
+class AudioError(InputError, ValueError):
     """An input that cannot be turned into audio samples; the message names the file."""
 
 

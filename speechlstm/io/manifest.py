@@ -3,11 +3,10 @@ relative to the manifest's folder, the format of ``../shared/data`` and of the s
 from __future__ import annotations
 
 import csv
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import soundfile as sf
+from ..errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -19,7 +18,7 @@ class Utterance:
     source: str = ""
 
 
-class ManifestError(ValueError):
+class ManifestError(UsageError, ValueError):
     """A manifest that cannot be read: not UTF-8 text, a missing column, a bad value; names the file."""
 
 
@@ -49,28 +48,3 @@ def read_manifest(path: str | Path, columns: tuple[str, ...] = ("path", "duratio
         utterances.append(Utterance(path.parent / row["path"], duration, row.get("text") or "",
                                     row.get("speaker") or "", row.get("source") or ""))
     return utterances
-
-
-def import_librispeech(root: str | Path, manifest: str | Path) -> int:
-    """Write a manifest for a LibriSpeech-layout folder (SPEAKER/CHAPTER/*.trans.txt + .flac).
-
-    Returns the number of utterances. Paths in the manifest are relative to its folder.
-    """
-    root, manifest = Path(root).resolve(), Path(manifest).resolve()
-    rows = []
-    for transcript in sorted(root.rglob("*.trans.txt")):
-        speaker = transcript.parent.parent.name
-        for line in transcript.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            utterance_id, _, text = line.partition(" ")
-            audio = transcript.parent / f"{utterance_id}.flac"
-            if not audio.exists():
-                continue
-            duration = sf.info(str(audio)).duration
-            relative = os.path.relpath(audio, manifest.parent)
-            rows.append(f"{relative}\t{duration:.3f}\tlibrispeech-{speaker}\tlibrispeech\tCC-BY-4.0\t{text.strip()}")
-    manifest.parent.mkdir(parents=True, exist_ok=True)
-    manifest.write_text("path\tduration\tspeaker\tsource\tlicense\ttext\n" + "".join(r + "\n" for r in rows),
-                        encoding="utf-8")
-    return len(rows)

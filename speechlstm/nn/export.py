@@ -32,8 +32,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ..backends.exported import GRAPHS, exported_name
-from ..bundle import DEFAULT_BUNDLE, Bundle, load_bundle
+from ..bundle import Bundle, load_bundle
+from ..model_files import DEFAULT_BUNDLE, GRAPHS, exported_name
 
 OPSET = 17
 GATE_ORDER = (0, 3, 1, 2)  # torch packs LSTM gates as (i, f, g, o); ONNX as (i, o, f, c)

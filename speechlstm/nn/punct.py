@@ -8,7 +8,6 @@ shuffled sentences from the books that are not held out.
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import random
 import tempfile
@@ -25,18 +24,9 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..punct_data import Run, make_runs, read_sentences, score
 from ..punctuation import CASES, MARKS, NGRAM_BUCKETS, NGRAMS, Vocabulary
+from .train_config import PunctTrainConfig, TaggerConfig
 
 log = logging.getLogger("speechlstm.punct")
-
-
-@dataclass(frozen=True)
-class TaggerConfig:
-    vocab_size: int = 20000
-    word_dim: int = 96
-    ngram_dim: int = 32
-    hidden: int = 128
-    layers: int = 1
-    dropout: float = 0.2
 
 
 class PunctTagger(nn.Module):
@@ -225,30 +215,8 @@ def load_checkpoint(path: Path) -> tuple[PunctTagger, Vocabulary]:
     return model, Vocabulary.from_json(data["vocabulary"])
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="speechlstm train-punct",
-                                     description="Train the punctuation and truecasing tagger on the TTS prompts "
-                                                 "(held-out books excluded) and export it to ONNX.")
-    parser.add_argument("--prompts", type=Path, default=Path("../shared/text/tts_prompts.tsv.gz"),
-                        help="TSV.gz with ebook_id, sentence, normalized (default: %(default)s)")
-    parser.add_argument("--out", type=Path, default=Path("models/punct-en.int8.onnx"),
-                        help="the ONNX model to write (default: %(default)s)")
-    parser.add_argument("--checkpoint", type=Path, help="also save (and with --resume, start from) this torch file")
-    parser.add_argument("--resume", action="store_true", help="continue from --checkpoint")
-    parser.add_argument("--minutes", type=float, default=20.0, help="training time (default: %(default)s)")
-    parser.add_argument("--hidden", type=int, default=TaggerConfig.hidden)
-    parser.add_argument("--layers", type=int, default=TaggerConfig.layers)
-    parser.add_argument("--vocab-size", type=int, default=TaggerConfig.vocab_size)
-    parser.add_argument("--batch", type=int, default=32, help="runs per step (default: %(default)s)")
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--fp32", action="store_true", help="export float32 instead of int8")
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+def main(args: PunctTrainConfig) -> None:
+    """Train (or resume) the tagger, score it on the dev runs and export it."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -258,8 +226,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.resume and args.checkpoint and args.checkpoint.exists():
         model, vocabulary = load_checkpoint(args.checkpoint)
     else:
-        config = TaggerConfig(vocab_size=args.vocab_size, hidden=args.hidden, layers=args.layers)
-        model, vocabulary = PunctTagger(config), build_vocabulary(sentences, args.vocab_size)
+        model, vocabulary = PunctTagger(args.tagger_config()), build_vocabulary(sentences, args.vocab_size)
     train(model, vocabulary, sentences, dev, args.minutes, args.batch, args.lr, args.seed)
     model.eval()
     if args.checkpoint:

@@ -1,22 +1,21 @@
 """CTC training with dynamic chunk training, time-budgeted schedules and resumable checkpoints.
 
-Runs as one process on CPU or GPU, or under ``torchrun --nproc-per-node N`` with
+Runs as one process on CPU or GPU, or under ``torchrun --nproc-per-node N -m speechlstm train`` with
 DistributedDataParallel (gloo on CPU, nccl on GPUs). Each batch draws the mode: full
 BiLSTM, or chunked with a random chunk and right context, so one model serves both.
 With ``--lexicon`` an auxiliary phone CTC head trains beside the character head.
 """
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import random
 import re
 import sys
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -29,11 +28,12 @@ from ..decode.base import decode_matrix
 from ..decode.greedy import GreedyDecoder
 from ..frontend import LogMel
 from ..io.manifest import Utterance, read_manifest
-from ..phones import PHONES, read_lexicon, text_to_phone_ids
+from ..phones import read_lexicon, text_to_phone_ids
 from ..text import VOCABULARY, normalize_text
 from .augment import AugmentConfig
 from .data import FeatureDataset, bucket_batches, load_audio_cache
 from .model import AcousticModel, model_from_bundle, save_bundle
+from .train_config import TrainConfig, TrainSetupError
 
 
 @dataclass
@@ -95,8 +95,7 @@ def feature_stats(utterances: list[Utterance], audio: list[np.ndarray], frontend
 def greedy_transcripts(model: AcousticModel, dataset: FeatureDataset, device: torch.device,
                        chunked: bool) -> list[str]:
     """Decode every dataset item one at a time (exactly as offline or streaming inference)."""
-    decoder = GreedyDecoder(model.config.stack * FrontendConfig().hop_length / FrontendConfig().sample_rate,
-                            VOCABULARY)
+    decoder = GreedyDecoder(FrontendConfig().frame_shift(model.config.stack), VOCABULARY)
     texts = []
     model.eval()
     with torch.no_grad():
@@ -119,108 +118,6 @@ def evaluate(model: AcousticModel, dataset: FeatureDataset, device: torch.device
         result = score(refs, greedy_transcripts(model, dataset, device, chunked))
         figures[f"{mode}_wer"], figures[f"{mode}_cer"] = result["wer"], result["cer"]
     return figures
-
-
-class TrainSetupError(ValueError):
-    """A mistake in the options or the output folder, found before training starts (one line for the user)."""
-
-
-def _option(default: Any, help: str, **argparse_options: Any) -> Any:
-    """A TrainConfig field: its default, its --help text and anything else argparse needs."""
-    return field(default=default, metadata={"help": help, **argparse_options})
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Every training option, written once: ``speechlstm train`` builds its parser from these
-    fields (``--max-minutes`` sets ``max_minutes``), and each bundle the run writes stores them
-    (``Bundle.train``), so a model says how it was trained."""
-
-    train: tuple[str, ...] = _option((), "training manifest; REPEAT (may be a fraction) scales how often its "
-                                     "utterances appear per epoch, e.g. native read speech :3, single words :0.3",
-                                     action="append", required=True, metavar="MANIFEST[:REPEAT]")
-    out: Path = _option(None, "output folder", required=True, type=Path)
-    dev: str | None = _option(None, "development manifest, scored with greedy decoding")
-    init: Path | None = _option(None, "start from this bundle's weights (fine-tuning)", type=Path)
-    hidden: int = _option(ModelConfig.hidden, "LSTM units per direction")
-    layers: int = _option(ModelConfig.layers, "BiLSTM layers")
-    chunk: int = _option(ModelConfig.chunk, "shipped chunk size in 30 ms steps")
-    right: int = _option(ModelConfig.right, "shipped right context in 30 ms steps")
-    dropout: float = _option(ModelConfig.dropout, "dropout between layers")
-    lexicon: Path | None = _option(None, "ARPAbet lexicon (WORD<TAB>PHONES): adds the auxiliary phone CTC head",
-                                   type=Path)
-    phone_weight: float = _option(0.4, "weight of the phone CTC loss beside the character loss")
-    max_seconds: float = _option(35.0, "leave out longer utterances (a curriculum: short ones first "
-                                       "makes a model from random weights leave the CTC blank plateau sooner)")
-    epochs: int = _option(1000, "stop after this many epochs")
-    max_minutes: float = _option(60.0, "training time budget")
-    batch_seconds: float = _option(400.0, "padded audio per batch")
-    lr: float = _option(2e-3, "peak learning rate (AdamW)")
-    warmup: int = _option(300, "warm-up steps")
-    augment: float = _option(1.0, "scale of the noise/reverb/telephone/re-encoding probabilities "
-                                  "(0: speed only; the frequency warp is not scaled)")
-    speed_prob: float = _option(AugmentConfig.p_speed, "chance of a random 0.9-1.1 speed change per utterance")
-    warp_prob: float = _option(AugmentConfig.p_warp, "chance of the VTLP-style frequency warp per utterance")
-    spec_augment: float = _option(AugmentConfig.spec_masks, "SpecAugment strength: scales the widest time and "
-                                                            "frequency mask (0: off)")
-    p_full: float = _option(0.4, "share of batches in full mode")
-    bf16: bool = _option(False, "bfloat16 autocast, GPUs only: torch's CPU LSTM has no bf16 kernel "
-                                "(autocast fails; bf16 weights ran 22x slower here)", action="store_true")
-    workers: int = _option(1, "data loader processes")
-    threads: int = _option(0, "torch threads (0: torch's default)")
-    log_minutes: float = _option(2.0, "write a log row this often")
-    checkpoint_minutes: float = _option(5.0, "save a checkpoint this often")
-    keep_snapshots: int = _option(0, "also keep the last K checkpoints as bundles in OUT/snapshots/, "
-                                     "for speechlstm average (0: none)")
-    eval_minutes: float = _option(15.0, "score --dev this often")
-    eval_limit: int = _option(0, "score only the first N dev utterances")
-    seed: int = _option(1, "random seed")
-    device: str = _option("", "cpu, cuda or cuda:N (default: cuda where available, else cpu)")
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "train", tuple(self.train))
-        if not self.device:
-            object.__setattr__(self, "device", "cuda" if torch.cuda.is_available() else "cpu")
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            build = f"torch {torch.__version__} has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
-            raise TrainSetupError(f"--device {self.device}: {build}; train with --device cpu")
-        if self.keep_snapshots < 0:
-            raise TrainSetupError("--keep-snapshots must be 0 or more")
-        if self.bf16 and not self.device.startswith("cuda"):
-            raise TrainSetupError("--bf16 needs --device cuda: torch's CPU LSTM has no bf16 kernel")
-
-    def model_config(self) -> ModelConfig:
-        """The architecture these options ask for."""
-        return ModelConfig(hidden=self.hidden, layers=self.layers, vocab_size=len(VOCABULARY), dropout=self.dropout,
-                           chunk=self.chunk, right=self.right, phone_vocab_size=len(PHONES) if self.lexicon else 0)
-
-    def to_dict(self) -> dict:
-        """JSON values (paths as strings), as stored in bundles."""
-        return {f.name: str(v) if isinstance(v := getattr(self, f.name), Path) else
-                list(v) if isinstance(v, tuple) else v for f in fields(self)}
-
-
-def parser() -> argparse.ArgumentParser:
-    """``speechlstm train``'s options, one per :class:`TrainConfig` field."""
-    parser = argparse.ArgumentParser(
-        prog="speechlstm train",
-        description="Train a character CTC latency-controlled BiLSTM on TSV manifests. "
-                    "Checkpoints every few minutes to OUT/checkpoint.pt; rerun the same command to resume.")
-    for option in fields(TrainConfig):
-        settings = dict(option.metadata)
-        if "action" not in settings:
-            settings.setdefault("type", type(option.default) if option.default is not None else str)
-        if option.default not in (None, ()) and settings.get("action") != "store_true":
-            settings["default"] = option.default
-            if "default" not in settings["help"]:
-                settings["help"] += " (default: %(default)s)"
-        parser.add_argument(f"--{option.name.replace('_', '-')}", **settings)
-    return parser
-
-
-def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    """The TrainConfig of a command line."""
-    return TrainConfig(**vars(parser().parse_args(argv)))
 
 
 def learning_rate(peak: float, warmup: int, step: int, progress: float) -> float:
@@ -487,13 +384,17 @@ class Trainer:
             torch.distributed.destroy_process_group()
 
 
-def main(argv: list[str] | None = None) -> None:
-    Trainer(parse_args(argv)).run()
+def resolve_device(config: TrainConfig) -> TrainConfig:
+    """``config`` with its device chosen (cuda where available, else cpu) and checked against this torch."""
+    device = config.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        build = f"torch {torch.__version__} has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
+        raise TrainSetupError(f"--device {device}: {build}; train with --device cpu")
+    if config.bf16 and not device.startswith("cuda"):
+        raise TrainSetupError("--bf16 needs --device cuda: torch's CPU LSTM has no bf16 kernel")
+    return replace(config, device=device)
 
 
-if __name__ == "__main__":
-    try:
-        main()
-    except TrainSetupError as error:
-        print(f"speechlstm train: error: {error}", file=sys.stderr)
-        sys.exit(2)
+def main(config: TrainConfig) -> None:
+    """Train as ``config`` says (``speechlstm train`` parses it; under torchrun, one process per rank)."""
+    Trainer(resolve_device(config)).run()

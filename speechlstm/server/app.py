@@ -33,7 +33,7 @@ from typing import Any, Callable
 
 from aiohttp import WSMsgType, web
 
-from ..bundle import DEFAULT_BUNDLE
+from ..model_files import DEFAULT_BUNDLE
 from ..io.audio import AudioError
 from ..recognizer import Recognizer
 from ..results import Transcript

@@ -18,6 +18,7 @@ import signal
 import socket
 from typing import Any, Callable
 
+from ..errors import ModelError
 from ..recognizer import Recognizer, RecognizerConfig
 from .app import ServerConfig, Slots, log_to_stderr, serve
 
@@ -25,7 +26,7 @@ START_SECONDS = 300.0
 """How long a worker process may take to load the model."""
 
 
-class WorkerError(RuntimeError):
+class WorkerError(ModelError, RuntimeError):
     """A worker process could not start."""
 
 

@@ -28,11 +28,12 @@ from typing import Any, Callable
 import numpy as np
 
 from ..config import HotwordError, hotword_boosts
+from ..errors import InputError
 from ..results import LiveEvent, Result
 
 # WebSocket close codes (RFC 6455, section 7.4.1)
-NORMAL, GOING_AWAY, UNSUPPORTED_DATA, INVALID_DATA, POLICY, TOO_BIG, INTERNAL, TRY_AGAIN_LATER = (
-    1000, 1001, 1003, 1007, 1008, 1009, 1011, 1013)
+NORMAL, GOING_AWAY, UNSUPPORTED_DATA, INVALID_DATA, POLICY, INTERNAL, TRY_AGAIN_LATER = (
+    1000, 1001, 1003, 1007, 1008, 1011, 1013)
 
 RATES = (8000, 48000)
 """The sample rates a client may announce (inclusive): telephony to studio."""
@@ -52,7 +53,7 @@ _CONTAINERS = {b"OggS": "an Ogg file", b"fLaC": "a FLAC file", b"ID3": "an MP3 f
                b"\x1aE\xdf\xa3": "a WebM/Matroska file", b"ftyp": "an MP4 file"}
 
 
-class ProtocolError(Exception):
+class ProtocolError(InputError):
     """A client broke the protocol: the connection closes with ``code`` and this message as reason."""
 
     def __init__(self, code: int, message: str) -> None:
