@@ -5,7 +5,7 @@ files in one process lacks:
 
 * **every core**: :class:`WorkerPool` runs N processes, each loading the model once and
   running it on one thread, because a batch-1 LSTM's matrices are too small to split across
-  threads (README) but independent files scale across processes;
+  threads (RESULTS.md: Threads) but independent files scale across processes;
 * **surviving interruption**: :class:`ResumeLog` appends one JSON line per finished file,
   written and flushed whole, so a killed run loses only the files in flight and a rerun skips
   the rest;

@@ -112,7 +112,7 @@ it gains about 1 point of WER on dev and dev2 over 50, within the streaming budg
 DEFAULT_HOTWORD_BOOST = 8.0
 MAX_HOTWORD_BOOST = 20.0
 """Above it a hotword outweighs what the audio says (dev WER already rises from boost 8 to 16,
-README) and at 1e9 it is written over and over; 0 and below would do nothing."""
+RESULTS.md) and at 1e9 it is written over and over; 0 and below would do nothing."""
 
 
 class HotwordError(UsageError, ValueError):

@@ -6,7 +6,7 @@ without torch. espeak-ng's English rules (the front end of Piper, Kokoro and pho
 a Debian and Homebrew package, small and fast (about 10 ms a word), so it is the G2P
 here rather than a model of our own. Its phoneme mnemonics (``espeak-ng -x``) map onto
 ARPAbet one symbol at a time; ``tools/measure_g2p.py`` scores the result against the ARPAbet
-lexicon on words the LM does not have (README: G2P).
+lexicon on words the LM does not have (RESULTS.md: Hotwords and pronunciations of words outside the lexicon).
 """
 from __future__ import annotations
 

@@ -49,7 +49,7 @@ class RecognizerConfig:
     model). ``backend`` is ``torch``, ``onnx``, ``onnx-int8`` or ``auto`` (onnx-int8 when its
     files lie next to the bundle and onnxruntime is installed, else torch). ``threads`` is the
     model's CPU threads: 1 by default, because the per-chunk matrices of a batch-1 LSTM are too
-    small to split (more threads were slower in README's measurements); 0 leaves the library's
+    small to split (more threads were slower in RESULTS.md's measurements); 0 leaves the library's
     default (one per core). ``mode`` is the default of :meth:`Recognizer.transcribe_file`:
     ``offline`` (the full BiLSTM over the file, in segments of at most 30 s cut at pauses when
     it is longer than a minute: :mod:`speechlstm.segments`) or ``streaming`` (the chunked model

@@ -9,7 +9,7 @@ from speechlstm.cli import build_parser
 
 @pytest.mark.parametrize("command", [["transcribe", "x.wav"], ["eval", "dev.tsv"], ["live"]])
 def test_one_thread_by_default_on_the_command_line(command):
-    """More threads were slower for these batch-1 matrices (README: 'Threads')."""
+    """More threads were slower for these batch-1 matrices (RESULTS.md: 'Threads')."""
     assert build_parser().parse_args(command).threads == 1
 
 

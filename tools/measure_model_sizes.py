@@ -9,7 +9,7 @@ both heads) with random weights of that width (units per direction) and depth, e
 way the shipped model is (`speechlstm export --int8 --streaming-only`) and run in streaming
 mode over samples/ (joined, repeated to --seconds; ``Recognizer.transcribe`` feeds it chunk by
 chunk, as ``tools/bench.py`` does) with greedy decoding, so the figure is the frontend and the
-acoustic model; the default beam decoder adds about 0.009 RTF (README). Accuracy is not measured here: a size is worth training only where it fits. The
+acoustic model; the default beam decoder adds about 0.009 RTF (RESULTS.md). Accuracy is not measured here: a size is worth training only where it fits. The
 issue's budget is a streaming RTF of at most 0.03 on 1 thread with onnx-int8.
 """
 from __future__ import annotations

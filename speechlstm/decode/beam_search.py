@@ -85,7 +85,7 @@ class BeamState:
 
 
 class BeamSearchDecoder:
-    """CTC prefix beam search implementing the :class:`~speechlstm.decoding.Decoder` protocol.
+    """CTC prefix beam search implementing the :class:`~speechlstm.decode.base.Decoder` protocol.
 
     ``lm=None`` gives plain prefix beam search (hotwords still apply; ``alpha`` and ``beta``
     are unused, as an insertion bonus only balances the LM's per-word cost); ``hotwords`` maps

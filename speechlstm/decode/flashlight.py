@@ -7,7 +7,7 @@ is spelled, and runs a 50-wide beam in less time than our Python prefix search n
 streaming against 50.2 % and 50.8 %, at 1.6 ms of CPU per 300 ms chunk against 5.2
 (``tools/compare_decoders.py``, RESULTS.md). It is therefore the default beam decoder
 wherever ``flashlight-text`` is installed (a base dependency where it has wheels);
-:class:`~speechlstm.beam_search.BeamSearchDecoder` is the fallback.
+:class:`~speechlstm.decode.beam_search.BeamSearchDecoder` is the fallback.
 
 The lexicon is the LM's vocabulary, each word spelled with our characters and closed by
 the space token, as torchaudio spells words with its ``|`` separator. The model need not
