@@ -43,7 +43,7 @@ DEV=${DEV:-$DATA/dev.tsv}
 # Readers held out of training as a second dev set, $EXP/dev2.tsv (issue 22); "none" holds out nobody.
 HOLDOUT=${HOLDOUT:-recipes/en/local/dev2_speakers.txt}
 SYNTH_HOURS=${SYNTH_HOURS:-0}
-LM_ARGS=${LM_ARGS:-"--vocab-size 40000 --prune 0 10 25"}
+LM_ARGS=${LM_ARGS:-"--vocab-size 40000 --prune 0 3 6"}
 INIT=${INIT:-}
 MINUTES=${MINUTES:-120}
 DEVICE=${DEVICE:-cpu}

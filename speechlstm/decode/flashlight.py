@@ -54,7 +54,7 @@ from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from ..config import BEAM_DEFAULTS
+from ..config import BEAM_DEFAULTS, LEXICON_BEAM_THRESHOLD
 from ..errors import MissingPackageError, ModelFileError
 from ..g2p import pronounce
 from ..phones import WORD_BOUNDARY, read_pronunciations
@@ -295,7 +295,7 @@ class LexiconBeamDecoder:
                  lm: str | Path | None = None, alpha: float = BEAM_DEFAULTS["lexicon"][1],
                  beta: float = BEAM_DEFAULTS["lexicon"][2], beam_size: int = BEAM_DEFAULTS["lexicon"][0],
                  hotwords: Mapping[str, float] | None = None, lexicon: str | Path | None = None,
-                 beam_size_token: int | None = None, beam_threshold: float = 25.0,
+                 beam_size_token: int | None = None, beam_threshold: float = LEXICON_BEAM_THRESHOLD,
                  commit_frames: int = 600, keep_frames: int = 300, cache_lm: bool = True,
                  spelling: str = "american") -> None:
         if lm is None:
