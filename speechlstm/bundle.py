@@ -25,7 +25,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .config import FrontendConfig, ModelConfig
+from .config import MODES, FrontendConfig, ModelConfig
 from .errors import ModelError
 from .frontend import LogMel
 from .io.atomic import atomic_path
@@ -288,7 +288,7 @@ def model_card(path: str | Path | None = None) -> dict[str, str]:
         "training data": (f"{info['train_hours']} h" if "train_hours" in info else "not recorded")
                          + (f" from {len(info['manifests'])} manifests" if info.get("manifests") else ""),
     }
-    wer = {mode: info[f"{mode}_wer"] for mode in ("offline", "streaming") if f"{mode}_wer" in info}
+    wer = {mode: info[f"{mode}_wer"] for mode in MODES if f"{mode}_wer" in info}
     greedy = ", ".join(f"{100 * value:.1f} % {mode} (greedy)" for mode, value in wer.items())
     card["dev WER"] = info.get("dev_wer") or greedy or "not recorded in the bundle (see the model's README)"
     return card

@@ -18,6 +18,10 @@ from typing import Any, Mapping, Sequence
 from .errors import UsageError
 
 
+SAMPLE_RATE = 16000
+"""The rate models hear: audio is resampled to it where it enters, and training data is read at it."""
+
+
 def _positive_int(owner: str, name: str, value: Any) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise ValueError(f"{owner} setting {name!r} must be a positive integer, got {value!r}")
@@ -27,7 +31,7 @@ def _positive_int(owner: str, name: str, value: Any) -> None:
 class FrontendConfig:
     """Everything that fixes the features a model was trained on."""
 
-    sample_rate: int = 16000
+    sample_rate: int = SAMPLE_RATE
     n_fft: int = 512
     win_length: int = 400
     hop_length: int = 160
@@ -103,7 +107,10 @@ class StreamingConfig:
 DECODERS = ("greedy", "beam", "prefix", "lexicon")
 """``beam`` is ``lexicon`` (flashlight-text's LexiconDecoder) when flashlight-text is installed and
 an LM is used, else ``prefix`` (our CTC prefix beam search)."""
-HEAD_CHOICES = ("auto", "chars", "phones")
+CHAR_HEAD = "chars"
+"""The model output every model has (the phone head is optional): what backends compute and
+decoders read unless told otherwise."""
+HEAD_CHOICES = ("auto", CHAR_HEAD, "phones")
 SPELLINGS = ("american", "lm")
 BEAM_DEFAULTS = {"prefix": (16, 0.8, 3.5), "lexicon": (100, 0.7, -1.0)}
 """Beam size, LM weight and word bonus of each beam decoder, tuned on dev for the shipped model

@@ -6,6 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..config import CHAR_HEAD
 from ..results import Alternative, Result, Word
 from ..text import VOCABULARY
 
@@ -34,7 +35,7 @@ class GreedyDecoder:
     A word's confidence is the geometric mean of its characters' posteriors.
     """
 
-    head = "chars"
+    head = CHAR_HEAD
 
     def __init__(self, frame_shift: float, vocabulary: Sequence[str] = VOCABULARY) -> None:
         self.frame_shift = frame_shift
@@ -98,7 +99,7 @@ class LogProbRecorder:
     to compare a stream's log-probs with the offline computation. ``head`` is the output recorded.
     """
 
-    def __init__(self, head: str = "chars") -> None:
+    def __init__(self, head: str = CHAR_HEAD) -> None:
         self.head = head
 
     def new_state(self) -> list[np.ndarray]:

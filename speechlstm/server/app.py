@@ -33,9 +33,10 @@ from typing import Any, Callable
 
 from aiohttp import WSMsgType, web
 
+from ..config import MODES
 from ..model_files import DEFAULT_BUNDLE
 from ..io.audio import AudioError
-from ..recognizer import Recognizer
+from ..recognizer import Recognizer, RecognizerConfig
 from ..results import Transcript
 from . import vosk
 from .vosk import GOING_AWAY, INTERNAL, NORMAL, TRY_AGAIN_LATER, UNSUPPORTED_DATA, ProtocolError, StreamConfig
@@ -201,9 +202,9 @@ class SpeechServer:
     async def transcribe(self, request: web.Request) -> web.Response:
         """An uploaded file (multipart field ``file``, or the raw body) to ``transcribe --format json``'s JSON."""
         self._authorize(request)
-        mode = request.query.get("mode", "offline")
-        if mode not in ("offline", "streaming"):
-            raise _json_error(web.HTTPBadRequest, f"mode must be offline or streaming, got {mode!r}")
+        mode = request.query.get("mode", RecognizerConfig.mode)
+        if mode not in MODES:
+            raise _json_error(web.HTTPBadRequest, f"mode must be {' or '.join(MODES)}, got {mode!r}")
         name, data = await _upload(request)
         if not data:
             raise _json_error(web.HTTPBadRequest, "no audio: POST the file as the body or as multipart field 'file'")
