@@ -5,6 +5,7 @@
 * :class:`StreamingConfig`: how a file is fed to a stream (block size).
 * :class:`DecodingConfig`: greedy or beam search, the LM, its weights and hotwords.
 * :class:`EndpointConfig`: when a live utterance ends.
+* :class:`ServerConfig`: where the server listens and its limits.
 
 A bad value fails where the config is made, with a message that names the setting.
 The defaults written here are the only ones: the CLI, the trainer and the decoders read them.
@@ -220,6 +221,55 @@ class EndpointConfig:
     def silence_level(self) -> float:
         """``silence_dbfs`` as an RMS amplitude (full scale 1.0)."""
         return 10.0 ** (self.silence_dbfs / 20.0)
+
+
+SERVER_RATES = (8000, 48000)
+"""The sample rates a server client may announce (inclusive): telephony to studio."""
+
+
+class ServerConfigError(UsageError, ValueError):
+    """A server setting out of bounds (a port, a sample rate, a count)."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Where ``speechlstm serve`` listens and the limits that keep it up under bad clients and load."""
+
+    host: str = "127.0.0.1"
+    port: int = 2700
+    max_streams: int = 20
+    token: str | None = None
+    workers: int = 1
+    """Server processes behind the one port, each decoding its own streams on its own core
+    (:mod:`speechlstm.server.processes`)."""
+    decode_threads: int = 1
+    """Decoding threads in each process; they share one interpreter lock, so a second adds little."""
+    sample_rate: int = 8000
+    """The rate of audio that comes without a config message or WAV header (vosk-server's default)."""
+    idle_timeout: float = 30.0
+    """Seconds without audio before a connection is closed (1001; its final is sent first)."""
+    max_lag: float = 1.0
+    """New streams are refused (1013) while decoding lags more than this many seconds."""
+    max_in_flight: int = 50
+    """Audio messages of one connection read but not yet answered; beyond, reading waits."""
+    request_timeout: float = 10.0
+    """Seconds a TCP connection may take to send a whole HTTP request (or upgrade)."""
+    max_message_bytes: int = 256 * 1024
+    """The largest WebSocket message (8 s of 16 kHz PCM); larger ones close the connection (1009)."""
+    max_upload_bytes: int = 200 * 1024 * 1024
+    """The largest POST /transcribe body (HTTP 413 beyond)."""
+    heartbeat: float = 20.0
+    """Ping interval: a client that vanished without closing is noticed within about this time."""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ServerConfigError(f"port must be 0 to 65535, got {self.port}")
+        if not SERVER_RATES[0] <= self.sample_rate <= SERVER_RATES[1]:
+            low, high = SERVER_RATES
+            raise ServerConfigError(f"sample rate must be {low} to {high}, got {self.sample_rate}")
+        for name in ("max_streams", "workers", "decode_threads"):
+            if getattr(self, name) <= 0:
+                raise ServerConfigError(f"{name} must be positive, got {getattr(self, name)}")
 
 
 def field_names(cls: type) -> frozenset[str]:

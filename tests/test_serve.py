@@ -610,6 +610,14 @@ def test_a_busy_port_is_one_line_and_exit_2(tiny_bundle, capsys):
     assert code == 2 and "cannot listen on 127.0.0.1:" in error and "Traceback" not in error
 
 
+
+@pytest.mark.parametrize("option, value, message", [("--port", "70000", "port must be 0 to 65535, got 70000"),
+                                                    ("--sample-rate", "4000", "sample rate must be 8000 to 48000, got 4000")])
+def test_server_settings_out_of_bounds_are_one_line_and_exit_2_before_the_model_loads(option, value, message, capsys):
+    """ServerConfig holds the rule; the command line reports it (the model named here does not exist)."""
+    assert main(["serve", "--model", "missing.safetensors", option, value]) == 2
+    assert capsys.readouterr().err == f"speechlstm: error: {message}\n"
+
 # Load and the shipped model ---------------------------------------------------------
 
 CLIPS = ["espeak_kitchen_lights.wav", "flite_real_time.wav", "goforward.wav", "sense_and_sensibility_0880.wav",
@@ -641,7 +649,7 @@ def test_20_streams_at_real_time_pace_equal_transcribe_streaming(shipped, stream
             refused = await closed_with(extra)
         return clips, refused, await asyncio.gather(*tasks)
 
-    with running(shipped, max_streams=20, workers=workers) as url:
+    with running(shipped, max_streams=20, decode_threads=workers) as url:
         clips, (code, _), results = asyncio.run(main(url))
     assert code == 1013
     for clip, (replies, close) in zip(clips, results):
