@@ -127,6 +127,10 @@ class HotwordError(UsageError, ValueError):
     """Hotwords given in a shape the decoder does not take, or with characters the model cannot write."""
 
 
+class DecodingConfigError(UsageError, ValueError):
+    """Decoding settings that do not go together."""
+
+
 Hotwords = tuple[tuple[str, float], ...]
 
 
@@ -189,6 +193,11 @@ class DecodingConfig:
             raise ValueError(f"head must be one of {HEAD_CHOICES}, got {self.head!r}")
         if self.beam_size is not None and self.beam_size <= 0:
             raise ValueError(f"beam_size must be positive, got {self.beam_size}")
+        if self.hotwords and self.decoder == "greedy":
+            raise DecodingConfigError("hotwords need a beam decoder (decoder beam, lexicon or prefix)")
+        if self.head == "phones" and (self.decoder in ("greedy", "prefix") or self.lm is None):
+            raise DecodingConfigError("the phone head is decoded only by the lexicon decoder (decoder beam or "
+                                      "lexicon, with an LM)")
 
     def beam_settings(self, kind: str) -> tuple[int, float, float]:
         """Beam size, LM weight and word bonus for beam decoder ``kind``: given, else tuned."""

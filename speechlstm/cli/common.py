@@ -168,16 +168,12 @@ def _read_hotwords_file(path: Path) -> list[str]:
 
 
 def decoder_options(args: argparse.Namespace) -> dict:
-    """RecognizerConfig fields from the decoding options."""
+    """RecognizerConfig fields from the decoding options (DecodingConfig checks that they go together)."""
     specs = list(args.hotword)
     if args.hotwords_file:
         specs += _read_hotwords_file(args.hotwords_file)
     hotwords = tuple(_parse_hotword(spec) for spec in specs)
-    if hotwords and args.decoder == "greedy":
-        raise UsageError("--hotword needs a beam decoder (--decoder beam, lexicon or prefix)")
     lm = None if args.lm == "none" else Path(args.lm) if args.lm else "auto"
-    if args.head == "phones" and (args.decoder in ("greedy", "prefix") or lm is None):
-        raise UsageError("--head phones needs the lexicon decoder (--decoder beam or lexicon, with an LM)")
     return {"decoder": args.decoder, "beam_size": args.beam_size, "lm": lm, "lm_weight": args.lm_weight,
             "word_bonus": args.word_bonus, "hotwords": hotwords, "head": args.head,
             "lexicon": args.lexicon or "auto", "spelling": args.spelling}

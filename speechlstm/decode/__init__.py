@@ -6,11 +6,12 @@ flashlight-text's lexicon beam search over characters or phones (:mod:`.flashlig
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from ..config import DecodingConfig
-from ..errors import ModelError, ModelFileError
+from ..errors import MissingPackageError, ModelError, ModelFileError
 from ..model_files import LEXICON_FILE, LM_FILE, companion_file, missing_model_hint
 from ..phones import PHONES
 from .base import Decoder, decode_matrix
@@ -44,9 +45,9 @@ def decoder_head(bundle: Bundle, decoding: DecodingConfig, model: str | Path | N
         return "chars", None
     if not has_phones:
         raise ModelError(f"{bundle.source}: this model (or its export) has no phone head; use head='chars'")
-    if not lexicon_decoder:
-        raise ValueError("the phone head is decoded only by the lexicon decoder (decoder='beam' with "
-                         "flashlight-text and an LM, or decoder='lexicon')")
+    if not lexicon_decoder:  # decoder beam without flashlight-text (DecodingConfig refuses the rest)
+        raise MissingPackageError("the phone head is decoded only by the lexicon decoder, which needs "
+                                  "flashlight-text (pip install 'speechlstm[flashlight]')")
     if not lexicon.is_file():
         raise ModelFileError(f"pronunciation lexicon not found: {lexicon}{missing_model_hint(lexicon)}")
     return "phones", lexicon
@@ -60,11 +61,11 @@ def build_decoder(bundle: Bundle, decoding: DecodingConfig, model: str | Path | 
     beside it); ``hotwords``, when given, replace ``decoding.hotwords``; ``heads`` are the
     outputs the backend computes (:func:`decoder_head`).
     """
-    hotwords = dict(decoding.hotwords) if hotwords is None else dict(hotwords)
+    if hotwords is not None:
+        decoding = replace(decoding, hotwords=tuple(hotwords.items()))  # DecodingConfig checks they fit the decoder
+    hotwords = dict(decoding.hotwords)
     head, lexicon = decoder_head(bundle, decoding, model, heads)
     if decoding.decoder == "greedy":
-        if hotwords:
-            raise ValueError("hotwords need a beam decoder (decoder='beam')")
         return GreedyDecoder(bundle.frame_shift, bundle.vocabulary)
     kind = beam_decoder_kind(decoding)
     beam_size, alpha, beta = decoding.beam_settings(kind)
