@@ -264,7 +264,7 @@ class Recognizer:
             outputs, states = [log_probs], [state]
         else:
             outputs, states = self.backend.step_batch(frames, main, [stream.lstm_state for stream in group], head)
-        step_seconds = stack * self.bundle.frontend.hop_length / self.bundle.frontend.sample_rate
+        step_seconds = self.bundle.frontend.frame_shift(stack)
         for stream, log_probs, state in zip(group, outputs, states):
             emitted = np.flatnonzero(np.argmax(log_probs, axis=1) != 0)  # index 0 is blank in both heads
             if len(emitted):

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-from ..config import DecodingConfig
+from ..config import CHAR_HEAD, DecodingConfig
 from ..errors import MissingPackageError, ModelError, ModelFileError
 from ..model_files import LEXICON_FILE, LM_FILE, companion_file, missing_model_hint
 from ..phones import PHONES
@@ -32,17 +32,17 @@ def beam_decoder_kind(decoding: DecodingConfig) -> str:
 
 
 def decoder_head(bundle: Bundle, decoding: DecodingConfig, model: str | Path | None = None,
-                 heads: Sequence[str] = ("chars",)) -> tuple[str, Path | None]:
+                 heads: Sequence[str] = (CHAR_HEAD,)) -> tuple[str, Path | None]:
     """The model output ``decoding`` reads (``chars`` or ``phones``, see :class:`DecodingConfig`)
     and, for phones, the pronunciation lexicon; ``heads`` are those the backend computes."""
     lexicon = companion_file(model, LEXICON_FILE) if decoding.lexicon == "auto" else Path(decoding.lexicon)
     has_phones = "phones" in heads and bundle.model.phone_vocab_size == len(PHONES)
     lexicon_decoder = beam_decoder_kind(decoding) == "lexicon"
-    if decoding.head == "chars":
-        return "chars", None
+    if decoding.head == CHAR_HEAD:
+        return CHAR_HEAD, None
     named = decoding.lexicon != "auto"  # a lexicon the caller named must exist (checked below)
     if decoding.head == "auto" and not (has_phones and lexicon_decoder and (named or lexicon.is_file())):
-        return "chars", None
+        return CHAR_HEAD, None
     if not has_phones:
         raise ModelError(f"{bundle.source}: this model (or its export) has no phone head; use head='chars'")
     if not lexicon_decoder:  # decoder beam without flashlight-text (DecodingConfig refuses the rest)
@@ -54,7 +54,7 @@ def decoder_head(bundle: Bundle, decoding: DecodingConfig, model: str | Path | N
 
 
 def build_decoder(bundle: Bundle, decoding: DecodingConfig, model: str | Path | None = None,
-                  hotwords: Mapping[str, float] | None = None, heads: Sequence[str] = ("chars",)) -> Decoder:
+                  hotwords: Mapping[str, float] | None = None, heads: Sequence[str] = (CHAR_HEAD,)) -> Decoder:
     """Greedy, or a beam search with the configured LM (read once per process) and hotwords.
 
     ``model`` is where the model came from (``lm="auto"`` and ``lexicon="auto"`` take the files
