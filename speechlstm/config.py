@@ -23,9 +23,13 @@ SAMPLE_RATE = 16000
 """The rate models hear: audio is resampled to it where it enters, and training data is read at it."""
 
 
+class ConfigError(UsageError, ValueError):
+    """A setting out of bounds, or settings that do not go together."""
+
+
 def _positive_int(owner: str, name: str, value: Any) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{owner} setting {name!r} must be a positive integer, got {value!r}")
+        raise ConfigError(f"{owner} setting {name!r} must be a positive integer, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -78,9 +82,9 @@ class ModelConfig:
         for name in ("right", "phone_vocab_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"model setting {name!r} must be a non-negative integer, got {value!r}")
+                raise ConfigError(f"model setting {name!r} must be a non-negative integer, got {value!r}")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"model setting 'dropout' must be in [0, 1), got {self.dropout!r}")
+            raise ConfigError(f"model setting 'dropout' must be in [0, 1), got {self.dropout!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -102,7 +106,7 @@ class StreamingConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.chunk_ms, int) or self.chunk_ms <= 0:
-            raise ValueError(f"chunk_ms must be positive, got {self.chunk_ms}")
+            raise ConfigError(f"chunk_ms must be positive, got {self.chunk_ms}")
 
 
 DECODERS = ("greedy", "beam", "prefix", "lexicon")
@@ -125,10 +129,6 @@ RESULTS.md) and at 1e9 it is written over and over; 0 and below would do nothing
 
 class HotwordError(UsageError, ValueError):
     """Hotwords given in a shape the decoder does not take, or with characters the model cannot write."""
-
-
-class DecodingConfigError(UsageError, ValueError):
-    """Decoding settings that do not go together."""
 
 
 Hotwords = tuple[tuple[str, float], ...]
@@ -186,17 +186,17 @@ class DecodingConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "hotwords", tuple(hotword_boosts(self.hotwords).items()))
         if self.spelling not in SPELLINGS:
-            raise ValueError(f"spelling must be one of {SPELLINGS}, got {self.spelling!r}")
+            raise ConfigError(f"spelling must be one of {SPELLINGS}, got {self.spelling!r}")
         if self.decoder not in DECODERS:
-            raise ValueError(f"decoder must be one of {DECODERS}, got {self.decoder!r}")
+            raise ConfigError(f"decoder must be one of {DECODERS}, got {self.decoder!r}")
         if self.head not in HEAD_CHOICES:
-            raise ValueError(f"head must be one of {HEAD_CHOICES}, got {self.head!r}")
+            raise ConfigError(f"head must be one of {HEAD_CHOICES}, got {self.head!r}")
         if self.beam_size is not None and self.beam_size <= 0:
-            raise ValueError(f"beam_size must be positive, got {self.beam_size}")
+            raise ConfigError(f"beam_size must be positive, got {self.beam_size}")
         if self.hotwords and self.decoder == "greedy":
-            raise DecodingConfigError("hotwords need a beam decoder (decoder beam, lexicon or prefix)")
+            raise ConfigError("hotwords need a beam decoder (decoder beam, lexicon or prefix)")
         if self.head == "phones" and (self.decoder in ("greedy", "prefix") or self.lm is None):
-            raise DecodingConfigError("the phone head is decoded only by the lexicon decoder (decoder beam or "
+            raise ConfigError("the phone head is decoded only by the lexicon decoder (decoder beam or "
                                       "lexicon, with an LM)")
 
     def beam_settings(self, kind: str) -> tuple[int, float, float]:
@@ -224,7 +224,7 @@ class EndpointConfig:
     def __post_init__(self) -> None:
         for name in ("trailing_silence", "trailing_silence_no_speech", "max_utterance"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
 
     @property
     def silence_level(self) -> float:
@@ -234,10 +234,6 @@ class EndpointConfig:
 
 SERVER_RATES = (8000, 48000)
 """The sample rates a server client may announce (inclusive): telephony to studio."""
-
-
-class ServerConfigError(UsageError, ValueError):
-    """A server setting out of bounds (a port, a sample rate, a count)."""
 
 
 @dataclass(frozen=True)
@@ -272,13 +268,13 @@ class ServerConfig:
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
-            raise ServerConfigError(f"port must be 0 to 65535, got {self.port}")
+            raise ConfigError(f"port must be 0 to 65535, got {self.port}")
         if not SERVER_RATES[0] <= self.sample_rate <= SERVER_RATES[1]:
             low, high = SERVER_RATES
-            raise ServerConfigError(f"sample rate must be {low} to {high}, got {self.sample_rate}")
+            raise ConfigError(f"sample rate must be {low} to {high}, got {self.sample_rate}")
         for name in ("max_streams", "workers", "decode_threads"):
             if getattr(self, name) <= 0:
-                raise ServerConfigError(f"{name} must be positive, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
 
 
 def field_names(cls: type) -> frozenset[str]:

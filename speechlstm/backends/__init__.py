@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 import numpy as np
 
-from ..config import CHAR_HEAD
+from ..config import CHAR_HEAD, ConfigError
 
 if TYPE_CHECKING:
     from ..bundle import Bundle
@@ -51,7 +51,7 @@ def resolve_backend(name: str, model: str | Path | None) -> str:
     """``auto`` resolved for ``model`` (see the module docstring); other names as they are."""
     if name != "auto":
         if name not in BACKENDS:
-            raise ValueError(f"backend must be auto or one of {BACKENDS}, got {name!r}")
+            raise ConfigError(f"backend must be auto or one of {BACKENDS}, got {name!r}")
         return name
     from ..model_files import DEFAULT_BUNDLE, EXPORTED, exported_files, exported_stems
     path = Path(model) if model is not None else DEFAULT_BUNDLE

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-from ..config import CHAR_HEAD, DecodingConfig
+from ..config import CHAR_HEAD, ConfigError, DecodingConfig
 from ..errors import MissingPackageError, ModelError, ModelFileError
 from ..model_files import LEXICON_FILE, LM_FILE, companion_file, missing_model_hint
 from ..phones import PHONES
@@ -77,7 +77,7 @@ def build_decoder(bundle: Bundle, decoding: DecodingConfig, model: str | Path | 
     if kind == "lexicon":
         from .flashlight import LexiconBeamDecoder
         if path is None:
-            raise ValueError("the lexicon decoder needs a language model (its words are the lexicon)")
+            raise ConfigError("the lexicon decoder needs a language model (its words are the lexicon)")
         vocabulary = PHONES if head == "phones" else bundle.vocabulary
         return LexiconBeamDecoder(bundle.frame_shift, vocabulary, lm=path, alpha=alpha, beta=beta, beam_size=beam_size,
                                   hotwords=hotwords, lexicon=lexicon, spelling=decoding.spelling)
@@ -99,12 +99,12 @@ def build_grammar_decoder(bundle: Bundle, decoding: DecodingConfig, phrases: Seq
     from .hotwords import check_hotwords
     from .lm_builder import ArpaBuilder
     if not AVAILABLE:
-        raise ValueError("a phrase list needs flashlight-text (pip install 'speechlstm[flashlight]')")
+        raise ConfigError("a phrase list needs flashlight-text (pip install 'speechlstm[flashlight]')")
     wanted = [phrase for phrase in phrases if phrase.strip().lower() != UNKNOWN_PHRASE]
     check_hotwords(wanted, bundle.vocabulary)
     texts = sorted({normalize_text(phrase) for phrase in wanted} - {""})
     if not texts:
-        raise ValueError("the phrase list has no phrase to decode")
+        raise ConfigError("the phrase list has no phrase to decode")
     builder = ArpaBuilder(sorted({word for text in texts for word in text.split()}), order=2)
     builder.add(texts)
     beam_size, alpha, beta = decoding.beam_settings("lexicon")

@@ -19,16 +19,12 @@ import socket
 from typing import Any, Callable
 
 from ..config import ServerConfig
-from ..errors import ModelError
+from ..errors import WorkerError
 from ..recognizer import Recognizer, RecognizerConfig
 from .app import Slots, log_to_stderr, serve
 
 START_SECONDS = 300.0
 """How long a worker process may take to load the model."""
-
-
-class WorkerError(ModelError, RuntimeError):
-    """A worker process could not start."""
 
 
 def serve_processes(recognizer: Recognizer, config: ServerConfig,
