@@ -54,7 +54,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--threads", type=non_negative_int, default=RecognizerConfig.threads,
                        help=f"CPU threads for the model (default: {RecognizerConfig.threads}, never slower than "
                             "more in README's measurements; 0: the library's default, one per core)")
-    group.add_argument("--backend", choices=("auto", *BACKENDS), default="auto",
+    group.add_argument("--backend", choices=("auto", *BACKENDS), default=RecognizerConfig.backend,
                        help="torch; onnx or onnx-int8 (exported graphs run by onnxruntime, no torch needed); "
                             "auto (default): onnx-int8 when its files lie next to the bundle, else torch")
     add_decoder_options(parser)

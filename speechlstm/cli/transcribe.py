@@ -9,7 +9,7 @@ import warnings
 from contextlib import nullcontext
 from pathlib import Path
 
-from ..config import MODES
+from ..config import MODES, StreamingConfig
 from ..errors import InputError, OutputError, UsageError
 from ..io.audio import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, STDIN, audio_duration, raw_pcm_blocks
 from ..io.formats import ALL, EXTENSIONS, FORMATS, to_json_line, to_srt, to_tsv_line, to_vtt
@@ -47,8 +47,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                              "pauses when it is longer than a minute); streaming: the chunked model fed "
                              "block by block as a live source would; both in bounded memory for long files")
     parser.add_argument("--chunk-ms", type=positive_int,
-                        help="block size fed to the stream in streaming mode (default: 100; does not change "
-                             "the text); ignored, with a warning, in offline mode")
+                        help=f"block size fed to the stream in streaming mode (default: {StreamingConfig.chunk_ms}; "
+                             "does not change the text); ignored, with a warning, in offline mode")
     parser.add_argument("--raw", type=positive_int, metavar="RATE",
                         help="standard input ('-', the only input) is headerless 16-bit little-endian mono PCM at "
                              "RATE Hz (arecord -f S16_LE -c 1, sox -t raw, ffmpeg -f s16le -ac 1); needs --mode "

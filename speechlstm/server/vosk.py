@@ -36,7 +36,7 @@ NORMAL, GOING_AWAY, UNSUPPORTED_DATA, INVALID_DATA, POLICY, INTERNAL, TRY_AGAIN_
     1000, 1001, 1003, 1007, 1008, 1011, 1013)
 
 MAX_HOTWORDS, MAX_PHRASE_CHARS = 100, 100
-"""Per connection: hotwords, characters per hotword or phrase, and the largest boost."""
+"""Per connection: hotwords, and characters per hotword or phrase (boosts are bounded by ``--hotword``'s rule)."""
 
 MAX_PHRASES = 1000
 """Phrases in a ``phrase_list``."""
