@@ -28,7 +28,7 @@ from multiprocessing import connection, get_context
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
-from .errors import InputError, OutputError, UsageError
+from .errors import InputError, OutputError, UsageError, WorkerError
 from .io.audio import STDIN, AudioError
 from .io.formats import to_json_line
 from .recognizer import Interrupted, Recognizer, RecognizerConfig
@@ -329,7 +329,7 @@ class WorkerPool:
         slot.process.join(5)
         code = slot.process.exitcode
         if not slot.ready:
-            raise RuntimeError(f"a worker process died while loading the model (exit code {code})")
+            raise WorkerError(f"a worker process died while loading the model (exit code {code})")
         if slot.task is None:
             return None
         index, path = slot.task

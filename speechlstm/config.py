@@ -5,6 +5,7 @@
 * :class:`StreamingConfig`: how a file is fed to a stream (block size).
 * :class:`DecodingConfig`: greedy or beam search, the LM, its weights and hotwords.
 * :class:`EndpointConfig`: when a live utterance ends.
+* :class:`ServerConfig`: where the server listens and its limits.
 
 A bad value fails where the config is made, with a message that names the setting.
 The defaults written here are the only ones: the CLI, the trainer and the decoders read them.
@@ -18,16 +19,24 @@ from typing import Any, Mapping, Sequence
 from .errors import UsageError
 
 
+SAMPLE_RATE = 16000
+"""The rate models hear: audio is resampled to it where it enters, and training data is read at it."""
+
+
+class ConfigError(UsageError, ValueError):
+    """A setting out of bounds, or settings that do not go together."""
+
+
 def _positive_int(owner: str, name: str, value: Any) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{owner} setting {name!r} must be a positive integer, got {value!r}")
+        raise ConfigError(f"{owner} setting {name!r} must be a positive integer, got {value!r}")
 
 
 @dataclass(frozen=True)
 class FrontendConfig:
     """Everything that fixes the features a model was trained on."""
 
-    sample_rate: int = 16000
+    sample_rate: int = SAMPLE_RATE
     n_fft: int = 512
     win_length: int = 400
     hop_length: int = 160
@@ -73,9 +82,9 @@ class ModelConfig:
         for name in ("right", "phone_vocab_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"model setting {name!r} must be a non-negative integer, got {value!r}")
+                raise ConfigError(f"model setting {name!r} must be a non-negative integer, got {value!r}")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"model setting 'dropout' must be in [0, 1), got {self.dropout!r}")
+            raise ConfigError(f"model setting 'dropout' must be in [0, 1), got {self.dropout!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -97,13 +106,16 @@ class StreamingConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.chunk_ms, int) or self.chunk_ms <= 0:
-            raise ValueError(f"chunk_ms must be positive, got {self.chunk_ms}")
+            raise ConfigError(f"chunk_ms must be positive, got {self.chunk_ms}")
 
 
 DECODERS = ("greedy", "beam", "prefix", "lexicon")
 """``beam`` is ``lexicon`` (flashlight-text's LexiconDecoder) when flashlight-text is installed and
 an LM is used, else ``prefix`` (our CTC prefix beam search)."""
-HEAD_CHOICES = ("auto", "chars", "phones")
+CHAR_HEAD = "chars"
+"""The model output every model has (the phone head is optional): what backends compute and
+decoders read unless told otherwise."""
+HEAD_CHOICES = ("auto", CHAR_HEAD, "phones")
 SPELLINGS = ("american", "lm")
 BEAM_DEFAULTS = {"prefix": (16, 0.8, 3.5), "lexicon": (100, 0.7, -1.0)}
 """Beam size, LM weight and word bonus of each beam decoder, tuned on dev for the shipped model
@@ -177,13 +189,18 @@ class DecodingConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "hotwords", tuple(hotword_boosts(self.hotwords).items()))
         if self.spelling not in SPELLINGS:
-            raise ValueError(f"spelling must be one of {SPELLINGS}, got {self.spelling!r}")
+            raise ConfigError(f"spelling must be one of {SPELLINGS}, got {self.spelling!r}")
         if self.decoder not in DECODERS:
-            raise ValueError(f"decoder must be one of {DECODERS}, got {self.decoder!r}")
+            raise ConfigError(f"decoder must be one of {DECODERS}, got {self.decoder!r}")
         if self.head not in HEAD_CHOICES:
-            raise ValueError(f"head must be one of {HEAD_CHOICES}, got {self.head!r}")
+            raise ConfigError(f"head must be one of {HEAD_CHOICES}, got {self.head!r}")
         if self.beam_size is not None and self.beam_size <= 0:
-            raise ValueError(f"beam_size must be positive, got {self.beam_size}")
+            raise ConfigError(f"beam_size must be positive, got {self.beam_size}")
+        if self.hotwords and self.decoder == "greedy":
+            raise ConfigError("hotwords need a beam decoder (decoder beam, lexicon or prefix)")
+        if self.head == "phones" and (self.decoder in ("greedy", "prefix") or self.lm is None):
+            raise ConfigError("the phone head is decoded only by the lexicon decoder (decoder beam or "
+                                      "lexicon, with an LM)")
 
     def beam_settings(self, kind: str) -> tuple[int, float, float]:
         """Beam size, LM weight and word bonus for beam decoder ``kind``: given, else tuned."""
@@ -210,12 +227,57 @@ class EndpointConfig:
     def __post_init__(self) -> None:
         for name in ("trailing_silence", "trailing_silence_no_speech", "max_utterance"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
 
     @property
     def silence_level(self) -> float:
         """``silence_dbfs`` as an RMS amplitude (full scale 1.0)."""
         return 10.0 ** (self.silence_dbfs / 20.0)
+
+
+SERVER_RATES = (8000, 48000)
+"""The sample rates a server client may announce (inclusive): telephony to studio."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Where ``speechlstm serve`` listens and the limits that keep it up under bad clients and load."""
+
+    host: str = "127.0.0.1"
+    port: int = 2700
+    max_streams: int = 20
+    token: str | None = None
+    workers: int = 1
+    """Server processes behind the one port, each decoding its own streams on its own core
+    (:mod:`speechlstm.server.processes`)."""
+    decode_threads: int = 1
+    """Decoding threads in each process; they share one interpreter lock, so a second adds little."""
+    sample_rate: int = 8000
+    """The rate of audio that comes without a config message or WAV header (vosk-server's default)."""
+    idle_timeout: float = 30.0
+    """Seconds without audio before a connection is closed (1001; its final is sent first)."""
+    max_lag: float = 1.0
+    """New streams are refused (1013) while decoding lags more than this many seconds."""
+    max_in_flight: int = 50
+    """Audio messages of one connection read but not yet answered; beyond, reading waits."""
+    request_timeout: float = 10.0
+    """Seconds a TCP connection may take to send a whole HTTP request (or upgrade)."""
+    max_message_bytes: int = 256 * 1024
+    """The largest WebSocket message (8 s of 16 kHz PCM); larger ones close the connection (1009)."""
+    max_upload_bytes: int = 200 * 1024 * 1024
+    """The largest POST /transcribe body (HTTP 413 beyond)."""
+    heartbeat: float = 20.0
+    """Ping interval: a client that vanished without closing is noticed within about this time."""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port must be 0 to 65535, got {self.port}")
+        if not SERVER_RATES[0] <= self.sample_rate <= SERVER_RATES[1]:
+            low, high = SERVER_RATES
+            raise ConfigError(f"sample rate must be {low} to {high}, got {self.sample_rate}")
+        for name in ("max_streams", "workers", "decode_threads"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
 
 
 def field_names(cls: type) -> frozenset[str]:

@@ -55,6 +55,10 @@ class ModelFileError(ModelError, ValueError):
     missing or unreadable."""
 
 
+class WorkerError(ModelError, RuntimeError):
+    """A worker process (a batch's, a server's) could not start: it died or failed loading the model."""
+
+
 class OutputError(SpeechlstmError):
     """An output file (or standard output) cannot be written."""
 

@@ -11,6 +11,7 @@ import os
 import time
 from pathlib import Path
 
+from .config import MODES
 from .error_stats import errs_text, recogs_text
 from .io.atomic import atomic_write
 from .io.audio import AudioError
@@ -29,7 +30,7 @@ def utterance_ids(rows: list[Utterance], manifest: Path) -> list[str]:
     return [os.path.splitext(os.path.relpath(os.path.abspath(row.path), os.path.abspath(folder)))[0] for row in rows]
 
 
-def evaluate_manifest(recognizer: Recognizer, manifest: str | Path, modes: tuple[str, ...] = ("offline", "streaming"),
+def evaluate_manifest(recognizer: Recognizer, manifest: str | Path, modes: tuple[str, ...] = MODES,
                       limit: int | None = None, out_dir: str | Path | None = None) -> dict[str, dict]:
     """Transcribe every utterance of ``manifest`` in each mode and score it against its text.
 

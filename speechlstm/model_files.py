@@ -11,6 +11,7 @@ import os
 import re
 from pathlib import Path
 
+from .config import MODES
 from .errors import ModelFileError
 
 
@@ -32,8 +33,9 @@ LEXICON_FILE = "lexicon.txt.gz"
 """Pronunciations of the LM's words, for decoding a model's phone head."""
 DEFAULT_PUNCTUATOR = MODELS_DIR / "punct-en.int8.onnx"
 
-GRAPHS = ("offline", "streaming")
-EXPORTED = re.compile(r"^(?P<stem>.+)\.(?P<graph>offline|streaming)(?P<int8>\.int8)?\.onnx$")
+GRAPHS = MODES
+"""An exported model has one graph per mode."""
+EXPORTED = re.compile(rf"^(?P<stem>.+)\.(?P<graph>{'|'.join(GRAPHS)})(?P<int8>\.int8)?\.onnx$")
 """The name of an exported graph: ``{stem}.{graph}[.int8].onnx``."""
 
 

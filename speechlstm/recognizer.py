@@ -28,7 +28,7 @@ import numpy as np
 
 from .backends import BACKENDS, AcousticBackend, load_backend, resolve_backend
 from .bundle import Bundle
-from .config import MODES, DecodingConfig, EndpointConfig, StreamingConfig, field_names, hotword_boosts
+from .config import MODES, ConfigError, DecodingConfig, EndpointConfig, StreamingConfig, field_names, hotword_boosts
 from .decode import Decoder, build_decoder, build_grammar_decoder
 from .frontend import StreamingLogMel
 from .io.audio import AudioError, iter_blocks, resample
@@ -74,11 +74,11 @@ class RecognizerConfig:
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+            raise ConfigError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.backend not in ("auto", *BACKENDS):
-            raise ValueError(f"backend must be auto or one of {BACKENDS}, got {self.backend!r}")
+            raise ConfigError(f"backend must be auto or one of {BACKENDS}, got {self.backend!r}")
         if self.threads < 0:
-            raise ValueError(f"threads must be >= 0, got {self.threads}")
+            raise ConfigError(f"threads must be >= 0, got {self.threads}")
 
     def with_options(self, **options: Any) -> "RecognizerConfig":
         """A copy with ``options`` replaced: own fields, or fields of the streaming and decoding configs."""
@@ -133,7 +133,7 @@ class Recognizer:
         """The same loaded model (and decoder, unless its options change) with other options."""
         reload = {"model", "backend", "threads"} & set(options)
         if reload:
-            raise ValueError(f"{', '.join(sorted(reload))} need a new Recognizer (from_config), not with_options")
+            raise ConfigError(f"{', '.join(sorted(reload))} need a new Recognizer (from_config), not with_options")
         config = self.config.with_options(**options)
         return Recognizer(self.bundle, self.backend, config,
                           self.decoder if config.decoding == self.config.decoding else None)
@@ -264,7 +264,7 @@ class Recognizer:
             outputs, states = [log_probs], [state]
         else:
             outputs, states = self.backend.step_batch(frames, main, [stream.lstm_state for stream in group], head)
-        step_seconds = stack * self.bundle.frontend.hop_length / self.bundle.frontend.sample_rate
+        step_seconds = self.bundle.frontend.frame_shift(stack)
         for stream, log_probs, state in zip(group, outputs, states):
             emitted = np.flatnonzero(np.argmax(log_probs, axis=1) != 0)  # index 0 is blank in both heads
             if len(emitted):
@@ -344,7 +344,7 @@ class Recognizer:
     def _mode(self, mode: str | None) -> str:
         mode = self.config.mode if mode is None else mode
         if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+            raise ConfigError(f"mode must be one of {MODES}, got {mode!r}")
         return mode
 
     def transcribe(self, samples: np.ndarray, sample_rate: int, mode: str | None = None) -> Transcript:

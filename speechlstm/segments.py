@@ -16,6 +16,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .backends import AcousticBackend
+from .config import CHAR_HEAD
 from .frontend import LogMel
 
 WHOLE_SECONDS = 60.0
@@ -36,7 +37,7 @@ class SegmentedOffline:
     stack samples), so every segment's frames line up with the frames of a whole-file run.
     """
 
-    def __init__(self, backend: AcousticBackend, extractor: LogMel, head: str = "chars") -> None:
+    def __init__(self, backend: AcousticBackend, extractor: LogMel, head: str = CHAR_HEAD) -> None:
         self.backend, self.extractor, self.head = backend, extractor, head
         config = extractor.config
         self.step = config.hop_length * backend.stack

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Mapping
 
-from .config import SPELLINGS
+from .config import SPELLINGS, ConfigError
 
 TABLE = Path(__file__).with_name("american_spelling.tsv")
 
@@ -27,5 +27,5 @@ def american_spelling() -> Mapping[str, str]:
 def respelling(spelling: str) -> Mapping[str, str]:
     """The word map of ``spelling`` (``american``, or ``lm``: none, words as the LM's text spells them)."""
     if spelling not in SPELLINGS:
-        raise ValueError(f"spelling must be one of {SPELLINGS}, got {spelling!r}")
+        raise ConfigError(f"spelling must be one of {SPELLINGS}, got {spelling!r}")
     return american_spelling() if spelling == "american" else {}

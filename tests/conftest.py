@@ -1,6 +1,7 @@
 """Shared fixtures: tiny random-weight models (fast) and the shipped bundle (where it matters)."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
+sys.path.insert(0, str(ROOT / "tools"))  # tools/benchlib.py: the counting backend and log-prob recorder, once
 
 
 def recipe_script(name: str):

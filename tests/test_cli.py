@@ -439,6 +439,9 @@ def test_threads_and_hotword_usage_errors(capsys, tiny_bundle, inputs):
     assert exit_info.value.code == 2 and "--threads: must be 0" in capsys.readouterr().err
     code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--hotword", "東京:5", inputs / "good.wav")
     assert code == 2 and out == "" and err.startswith("speechlstm: error: hotword '東京': the model cannot write")
+    code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--decoder", "greedy", "--hotword", "x",
+                          inputs / "good.wav")  # DecodingConfig's rule, reported by the command line
+    assert code == 2 and out == "" and err.startswith("speechlstm: error: hotwords need a beam decoder")
 
 
 def test_version_names_the_default_model(capsys):

@@ -8,31 +8,9 @@ import pytest
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
+from benchlib import CountingBackend
 from conftest import SAMPLES
 from speechlstm import ModelConfig, Recognizer, StreamError, load_bundle
-
-
-class CountingBackend:
-    """Wraps a backend and counts the calls that run the model on chunks."""
-
-    def __init__(self, backend):
-        self.backend, self.calls = backend, 0
-        self.stack, self.chunk, self.right, self.heads = backend.stack, backend.chunk, backend.right, backend.heads
-
-    def initial_state(self):
-        return self.backend.initial_state()
-
-    def step(self, frames, main_steps, state, head="chars"):
-        self.calls += 1
-        return self.backend.step(frames, main_steps, state, head)
-
-    def step_batch(self, frames, main_steps, states, head="chars"):
-        self.calls += 1
-        return self.backend.step_batch(frames, main_steps, states, head)
-
-    def full(self, frames, head="chars"):
-        self.calls += 1
-        return self.backend.full(frames, head)
 
 
 @pytest.fixture(scope="module")

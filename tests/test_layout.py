@@ -1,4 +1,4 @@
-"""The architecture, checked: torch and onnx stay behind their lines, and nothing cycles."""
+"""The architecture, checked: torch and onnx stay behind their lines, nothing cycles, every error has one base."""
 from __future__ import annotations
 
 import ast
@@ -83,6 +83,57 @@ def test_the_cli_has_no_import_cycles():
         assert not (_package_imports(path) & (commands | {"speechlstm.cli"})), path.name
 
 
+def _import_graph(anywhere: bool = False) -> dict[str, set[str]]:
+    """``{module: the package modules it imports}`` over the whole package (a package's
+    ``__init__`` is the package's name; a name imported from a module counts as that module)."""
+    modules = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in modules.items():
+        graph[name] = set()
+        for target in _package_imports(path, anywhere):
+            while target not in modules and "." in target:
+                target = target.rsplit(".", 1)[0]
+            if target != name:
+                graph[name].add(target)
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import cycle of ``graph`` (its modules, the first repeated at the end), or []."""
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> list[str]:
+        if name in path:
+            return path[path.index(name):] + [name]
+        if name in done:
+            return []
+        for target in sorted(graph[name]):
+            found = visit(target, path + [name])
+            if found:
+                return found
+        done.add(name)
+        return []
+    return next((found for name in sorted(graph) if (found := visit(name, []))), [])
+
+
+def test_no_import_cycles_in_the_package():
+    """What runs at import time never cycles (a cycle makes the import order matter), and no two
+    modules import each other even inside functions: each shared piece lives where it belongs."""
+    graph = _import_graph()
+    assert "speechlstm.stream" in graph["speechlstm.recognizer"] and "speechlstm.config" in graph["speechlstm.stream"]
+    assert _cycle(graph) == []
+    anywhere = _import_graph(anywhere=True)
+    assert sorted((a, b) for a in anywhere for b in anywhere[a] if a < b and a in anywhere.get(b, ())) == []
+
+
+def test_the_cycle_finder_finds_cycles():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) == []
+
+
 def test_the_stream_does_not_import_the_recognizer():
     """A stream is state: the recognizer works on it, and it never calls back (not even for type hints)."""
     imports = _package_imports(PACKAGE / "stream.py", anywhere=True)
@@ -120,6 +171,39 @@ def test_every_exception_class_derives_from_the_base():
     assert len(errors) >= 20, sorted(errors)
     assert [name for name, error in errors.items() if not issubclass(error, SpeechlstmError)] == []
     assert all(error.exit_code in (1, 2, 3, 4, 5) for error in errors.values())
+
+
+BUILTIN_RAISES = {
+    ("decode/lm.py", "ValueError"): "a malformed ARPA file; load_lm turns it into ModelFileError",
+    ("decode/flashlight.py", "ValueError"): "the ARPA reader's, turned into FlashlightError; and the lexicon "
+                                            "decoder's own argument checks",
+    ("server/vosk.py", "ValueError"): "JSON that does not parse; _json turns it into ProtocolError",
+    ("bundle.py", "ValueError"): "a header section without a value; bundle_from_header turns it into BundleError",
+    ("io/atomic.py", "FileNotFoundError"): "an OSError, as open() would raise; callers report OSError as OutputError",
+    ("decode/lm_builder.py", "ValueError"): "an n-gram key wider than 64 bits: a limit of the builder's arrays",
+    ("scoring.py", "ValueError"): "a caller's mistake (references and hypotheses that do not pair up)",
+    ("nn/model.py", "ValueError"): "a head the model lacks; the backends check their heads first",
+    ("text.py", "AssertionError"): "unreachable",
+    ("numbers.py", "AssertionError"): "unreachable",
+}
+"""Builtin exceptions raised in the package that are not its errors, each with why."""
+
+
+def test_every_exception_raised_derives_from_the_base():
+    """A ``raise`` of a builtin exception is caught and re-raised as one of the package's errors,
+    or it is listed in :data:`BUILTIN_RAISES` with the reason (cli/ turns errors into exit codes)."""
+    import builtins
+    raised = set()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = path.relative_to(PACKAGE).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                called = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+                error = getattr(builtins, getattr(called, "id", ""), None)
+                if isinstance(error, type) and issubclass(error, Exception) and not name.startswith("cli/"):
+                    raised.add((name, called.id))
+    assert sorted(raised - set(BUILTIN_RAISES)) == []
+    assert sorted(set(BUILTIN_RAISES) - raised) == [], "listed but no longer raised"
 
 
 def test_no_system_exit_and_no_argument_parsing_outside_the_cli():

@@ -230,4 +230,4 @@ def test_build_lexicon_writes_the_pronunciations_of_the_lm_words(files, tmp_path
 @pytest.mark.parametrize("options", [["--decoder", "greedy"], ["--decoder", "prefix"], ["--lm", "none"]])
 def test_cli_refuses_phones_without_the_lexicon_decoder(options, capsys):
     assert main(["transcribe", "--head", "phones", *options, "missing.wav"]) == 2
-    assert "--head phones needs the lexicon decoder" in capsys.readouterr().err
+    assert "the phone head is decoded only by the lexicon decoder" in capsys.readouterr().err

@@ -125,6 +125,17 @@ async def closed_with(ws) -> tuple[int, str]:
     return closed.value.rcvd.code, closed.value.rcvd.reason
 
 
+async def one_too_many(url: str, clients: list) -> tuple[tuple[int, str], list]:
+    """Start the ``clients`` (vosk_client coroutines); once the server counts them all, one more
+    caller: its close (code, reason) and the clients' results."""
+    tasks = [asyncio.create_task(client) for client in clients]
+    while http(url, "/healthz")[1]["streams"] < len(tasks):
+        await asyncio.sleep(0.05)
+    async with connect(url) as extra:
+        refused = await closed_with(extra)
+    return refused, await asyncio.gather(*tasks)
+
+
 @pytest.fixture(scope="module")
 def tiny(tiny_bundle):
     """Greedy on random weights: energy endpoints split three_utterances.wav in three (tests/test_live.py)."""
@@ -509,17 +520,8 @@ def test_max_utterance_cuts_long_speech(tiny):
 def test_stream_beyond_max_streams_is_refused_while_the_others_keep_going(server):
     audio, rate = pcm(THREE)
 
-    async def main():
-        running_clients = [asyncio.create_task(vosk_client(server, audio, rate, chunk=3200, pace=4.0))
-                           for _ in range(3)]
-        await asyncio.sleep(0.3)
-        while http(server, "/healthz")[1]["streams"] < 3:
-            await asyncio.sleep(0.05)
-        async with connect(server) as extra:
-            refused = await closed_with(extra)
-        return refused, await asyncio.gather(*running_clients)
-
-    (code, reason), results = asyncio.run(main())
+    clients = [vosk_client(server, audio, rate, chunk=3200, pace=4.0) for _ in range(3)]
+    (code, reason), results = asyncio.run(one_too_many(server, clients))
     assert code == 1013 and "3 streams" in reason
     texts = {tuple(f["text"] for f in finals(replies)) for replies, _ in results}
     assert len(texts) == 1 and len(next(iter(texts))) == 3, "all three streams finished, with the same text"
@@ -610,6 +612,14 @@ def test_a_busy_port_is_one_line_and_exit_2(tiny_bundle, capsys):
     assert code == 2 and "cannot listen on 127.0.0.1:" in error and "Traceback" not in error
 
 
+
+@pytest.mark.parametrize("option, value, message", [("--port", "70000", "port must be 0 to 65535, got 70000"),
+                                                    ("--sample-rate", "4000", "sample rate must be 8000 to 48000, got 4000")])
+def test_server_settings_out_of_bounds_are_one_line_and_exit_2_before_the_model_loads(option, value, message, capsys):
+    """ServerConfig holds the rule; the command line reports it (the model named here does not exist)."""
+    assert main(["serve", "--model", "missing.safetensors", option, value]) == 2
+    assert capsys.readouterr().err == f"speechlstm: error: {message}\n"
+
 # Load and the shipped model ---------------------------------------------------------
 
 CLIPS = ["espeak_kitchen_lights.wav", "flite_real_time.wav", "goforward.wav", "sense_and_sensibility_0880.wav",
@@ -632,17 +642,10 @@ def test_20_streams_at_real_time_pace_equal_transcribe_streaming(shipped, stream
     """20 callers at once, 100 ms messages at real-time pace: every final equals ``transcribe --mode
     streaming`` of the same clip (one decoding thread or two sharing the recognizer); a 21st caller
     is refused while they run."""
-    async def main(url):
-        clips = [CLIPS[i % len(CLIPS)] for i in range(20)]
-        tasks = [asyncio.create_task(vosk_client(url, *pcm(SAMPLES / clip), chunk=3200, pace=1.0)) for clip in clips]
-        while http(url, "/healthz")[1]["streams"] < 20:
-            await asyncio.sleep(0.05)
-        async with connect(url) as extra:
-            refused = await closed_with(extra)
-        return clips, refused, await asyncio.gather(*tasks)
-
-    with running(shipped, max_streams=20, workers=workers) as url:
-        clips, (code, _), results = asyncio.run(main(url))
+    clips = [CLIPS[i % len(CLIPS)] for i in range(20)]
+    with running(shipped, max_streams=20, decode_threads=workers) as url:
+        clients = [vosk_client(url, *pcm(SAMPLES / clip), chunk=3200, pace=1.0) for clip in clips]
+        (code, _), results = asyncio.run(one_too_many(url, clients))
     assert code == 1013
     for clip, (replies, close) in zip(clips, results):
         assert close == 1000
@@ -663,15 +666,8 @@ def test_worker_processes_share_one_port_and_the_stream_count(tiny_bundle):
         processes = {http(url, "/healthz")[1]["process"] for _ in range(30)}
         audio, rate = pcm(THREE)
 
-        async def main():
-            clients = [asyncio.create_task(vosk_client(url, audio, rate, chunk=3200, pace=4.0)) for _ in range(3)]
-            while http(url, "/healthz")[1]["streams"] < 3:
-                await asyncio.sleep(0.05)
-            async with connect(url) as extra:
-                refused = await closed_with(extra)
-            return refused, await asyncio.gather(*clients)
-
-        (code, _), results = asyncio.run(main())
+        clients = [vosk_client(url, audio, rate, chunk=3200, pace=4.0) for _ in range(3)]
+        (code, _), results = asyncio.run(one_too_many(url, clients))
         server.send_signal(signal.SIGTERM)
         assert server.wait(60) == 0
     finally:

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
+from benchlib import LogProbRecorder
 from speechlstm import AudioError, Recognizer, StreamError
 from speechlstm.bundle import load_bundle
-from speechlstm.decode.greedy import LogProbRecorder
 
 
 @pytest.fixture(scope="module")

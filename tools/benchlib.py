@@ -1,8 +1,9 @@
 """What the benchmarks share: the repository root, peak memory, the machine's description, a
-backend that counts model calls, and the sample clips as a manifest.
+backend that counts model calls, a decoder that records log-probs, and the sample clips as a manifest.
 
 Benchmarks run as ``python tools/NAME.py`` with speechlstm installed (``pip install -e .``);
-Python puts tools/ on the path, so they import this module without editing ``sys.path``.
+Python puts tools/ on the path, so they import this module without editing ``sys.path``. The
+tests import it too (tests/conftest.py puts tools/ on their path), so a helper lives once.
 """
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+
+from speechlstm.config import CHAR_HEAD
+from speechlstm.results import Result
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -64,20 +68,40 @@ class CountingBackend:
     def initial_state(self) -> Any:
         return self.backend.initial_state()
 
-    def step(self, frames: np.ndarray, main_steps: int, state: Any, head: str = "chars") -> tuple[np.ndarray, Any]:
+    def step(self, frames: np.ndarray, main_steps: int, state: Any, head: str = CHAR_HEAD) -> tuple[np.ndarray, Any]:
         self.steps += 1
         self.calls += 1
         return self.backend.step(frames, main_steps, state, head)
 
     def step_batch(self, frames: Sequence[np.ndarray], main_steps: int, states: Sequence[Any],
-                   head: str = "chars") -> tuple[list, list]:
+                   head: str = CHAR_HEAD) -> tuple[list, list]:
         self.steps += len(frames)
         self.calls += 1
         return self.backend.step_batch(frames, main_steps, states, head)
 
-    def full(self, frames: np.ndarray, head: str = "chars") -> np.ndarray:
+    def full(self, frames: np.ndarray, head: str = CHAR_HEAD) -> np.ndarray:
         self.calls += 1
         return self.backend.full(frames, head)
+
+
+class LogProbRecorder:
+    """A decoder that only keeps the log-probs it is given (its state is their list).
+
+    Tools use it to run a stream once and decode its acoustic output many ways; tests use it
+    to compare a stream's log-probs with the offline computation. ``head`` is the output recorded.
+    """
+
+    def __init__(self, head: str = CHAR_HEAD) -> None:
+        self.head = head
+
+    def new_state(self) -> list[np.ndarray]:
+        return []
+
+    def advance(self, state: list[np.ndarray], log_probs: np.ndarray) -> None:
+        state.append(log_probs)
+
+    def result(self, state: list[np.ndarray], final: bool = False) -> Result:
+        return Result("")
 
 
 def samples_manifest(folder: Path) -> Path:

@@ -45,9 +45,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchlib import peak_rss_mb
+from benchlib import LogProbRecorder, peak_rss_mb
 from speechlstm.model_files import DEFAULT_BUNDLE
-from speechlstm.config import SPELLINGS
+from speechlstm.config import CHAR_HEAD, SPELLINGS
 from speechlstm.decode import decode_matrix
 from speechlstm.io.manifest import read_manifest
 from speechlstm.scoring import score
@@ -56,9 +56,8 @@ LN10 = float(np.log(10.0))
 DECODERS = ("greedy", "ours", "lexicon", "lexfree", "phones")
 
 
-def acoustic_log_probs(recognizer, paths: list[Path], mode: str, head: str = "chars") -> list[np.ndarray]:
+def acoustic_log_probs(recognizer, paths: list[Path], mode: str, head: str = CHAR_HEAD) -> list[np.ndarray]:
     """``head``'s log-probs of each file, computed exactly as the recognizer would in ``mode``."""
-    from speechlstm.decode.greedy import LogProbRecorder
     from speechlstm.io.audio import read_audio
     from speechlstm.recognizer import Recognizer
     recording = Recognizer(recognizer.bundle, recognizer.backend, recognizer.config, LogProbRecorder(head))

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 import numpy as np
 
+from ..config import CHAR_HEAD, ConfigError
+
 if TYPE_CHECKING:
     from ..bundle import Bundle
 
@@ -33,15 +35,15 @@ class AcousticBackend(Protocol):
     def initial_state(self) -> Any:
         """Forward-direction LSTM state before any audio."""
 
-    def step(self, frames: np.ndarray, main_steps: int, state: Any, head: str = "chars") -> tuple[np.ndarray, Any]:
+    def step(self, frames: np.ndarray, main_steps: int, state: Any, head: str = CHAR_HEAD) -> tuple[np.ndarray, Any]:
         """``head``'s log-probs of ``main_steps`` steps from ``frames`` (main + right-context log-mel frames)."""
 
     def step_batch(self, frames: Sequence[np.ndarray], main_steps: int,
-                   states: Sequence[Any], head: str = "chars") -> tuple[list[np.ndarray], list[Any]]:
+                   states: Sequence[Any], head: str = CHAR_HEAD) -> tuple[list[np.ndarray], list[Any]]:
         """:meth:`step` for several streams at once, each with its own frames and state (all
         ``main_steps`` long, with the same right context): one call, one result per stream."""
 
-    def full(self, frames: np.ndarray, head: str = "chars") -> np.ndarray:
+    def full(self, frames: np.ndarray, head: str = CHAR_HEAD) -> np.ndarray:
         """``head``'s log-probs of a whole utterance with the full BiLSTM."""
 
 
@@ -49,7 +51,7 @@ def resolve_backend(name: str, model: str | Path | None) -> str:
     """``auto`` resolved for ``model`` (see the module docstring); other names as they are."""
     if name != "auto":
         if name not in BACKENDS:
-            raise ValueError(f"backend must be auto or one of {BACKENDS}, got {name!r}")
+            raise ConfigError(f"backend must be auto or one of {BACKENDS}, got {name!r}")
         return name
     from ..model_files import DEFAULT_BUNDLE, EXPORTED, exported_files, exported_stems
     path = Path(model) if model is not None else DEFAULT_BUNDLE

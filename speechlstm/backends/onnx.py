@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..bundle import HEADER_KEYS, Bundle, BundleError, bundle_from_header
+from ..config import CHAR_HEAD
 from ..errors import MissingPackageError
 from ..model_files import exported_files, missing_graph_hint
 
@@ -78,21 +79,21 @@ class OnnxBackend:
         return OUTPUTS[head]
 
     def step(self, frames: np.ndarray, main_steps: int, state: tuple[np.ndarray, np.ndarray],
-             head: str = "chars") -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+             head: str = CHAR_HEAD) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
         inputs = {"frames": np.ascontiguousarray(frames, dtype=np.float32),
                   "main_steps": np.array(main_steps, dtype=np.int64), "h_in": state[0], "c_in": state[1]}
         log_probs, h, c = self._session("streaming").run([self._output(head), "h_out", "c_out"], inputs)
         return log_probs, (h, c)
 
     def step_batch(self, frames: Sequence[np.ndarray], main_steps: int,
-                   states: Sequence[tuple[np.ndarray, np.ndarray]], head: str = "chars"
+                   states: Sequence[tuple[np.ndarray, np.ndarray]], head: str = CHAR_HEAD
                    ) -> tuple[list[np.ndarray], list[tuple[np.ndarray, np.ndarray]]]:
         """The exported streaming graph takes one stream (batch 1), so the streams run one
         after another in this one call; the results are those of :meth:`step`."""
         outputs = [self.step(f, main_steps, s, head) for f, s in zip(frames, states)]
         return [log_probs for log_probs, _ in outputs], [state for _, state in outputs]
 
-    def full(self, frames: np.ndarray, head: str = "chars") -> np.ndarray:
+    def full(self, frames: np.ndarray, head: str = CHAR_HEAD) -> np.ndarray:
         output = self._output(head)
         if len(frames) < self.stack:
             size = len(self.bundle.vocabulary) if head == "chars" else self.bundle.model.phone_vocab_size

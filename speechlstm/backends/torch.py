@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ..bundle import Bundle
+from ..config import CHAR_HEAD
 
 if TYPE_CHECKING:
     from ..nn.model import AcousticModel
@@ -33,7 +34,7 @@ class TorchBackend:
         return self.model.zero_state()
 
     @torch.inference_mode()
-    def step(self, frames: np.ndarray, main_steps: int, state: list, head: str = "chars") -> tuple[np.ndarray, list]:
+    def step(self, frames: np.ndarray, main_steps: int, state: list, head: str = CHAR_HEAD) -> tuple[np.ndarray, list]:
         x = torch.from_numpy(np.ascontiguousarray(frames))[None]
         log_probs, _, state = self.model.forward_chunked(x, torch.tensor([len(frames)]), state=state,
                                                          main_steps=main_steps, head=head)
@@ -41,7 +42,7 @@ class TorchBackend:
 
     @torch.inference_mode()
     def step_batch(self, frames: Sequence[np.ndarray], main_steps: int,
-                   states: Sequence[list], head: str = "chars") -> tuple[list[np.ndarray], list[list]]:
+                   states: Sequence[list], head: str = CHAR_HEAD) -> tuple[list[np.ndarray], list[list]]:
         """One batched chunk: the streams' frames (all the same length) and states stacked on the
         batch axis; every stream gets its own rows back."""
         if len(frames) == 1:
@@ -56,7 +57,7 @@ class TorchBackend:
         return list(log_probs.numpy()), split
 
     @torch.inference_mode()
-    def full(self, frames: np.ndarray, head: str = "chars") -> np.ndarray:
+    def full(self, frames: np.ndarray, head: str = CHAR_HEAD) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(frames))[None]
         if len(frames) < self.stack:
             return self.model.head_log_probs(x.new_zeros(1, 0, 2 * self.model.config.hidden), head)[0].numpy()

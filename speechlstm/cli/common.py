@@ -54,7 +54,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--threads", type=non_negative_int, default=RecognizerConfig.threads,
                        help=f"CPU threads for the model (default: {RecognizerConfig.threads}, never slower than "
                             "more in README's measurements; 0: the library's default, one per core)")
-    group.add_argument("--backend", choices=("auto", *BACKENDS), default="auto",
+    group.add_argument("--backend", choices=("auto", *BACKENDS), default=RecognizerConfig.backend,
                        help="torch; onnx or onnx-int8 (exported graphs run by onnxruntime, no torch needed); "
                             "auto (default): onnx-int8 when its files lie next to the bundle, else torch")
     add_decoder_options(parser)
@@ -168,16 +168,12 @@ def _read_hotwords_file(path: Path) -> list[str]:
 
 
 def decoder_options(args: argparse.Namespace) -> dict:
-    """RecognizerConfig fields from the decoding options."""
+    """RecognizerConfig fields from the decoding options (DecodingConfig checks that they go together)."""
     specs = list(args.hotword)
     if args.hotwords_file:
         specs += _read_hotwords_file(args.hotwords_file)
     hotwords = tuple(_parse_hotword(spec) for spec in specs)
-    if hotwords and args.decoder == "greedy":
-        raise UsageError("--hotword needs a beam decoder (--decoder beam, lexicon or prefix)")
     lm = None if args.lm == "none" else Path(args.lm) if args.lm else "auto"
-    if args.head == "phones" and (args.decoder in ("greedy", "prefix") or lm is None):
-        raise UsageError("--head phones needs the lexicon decoder (--decoder beam or lexicon, with an LM)")
     return {"decoder": args.decoder, "beam_size": args.beam_size, "lm": lm, "lm_weight": args.lm_weight,
             "word_bonus": args.word_bonus, "hotwords": hotwords, "head": args.head,
             "lexicon": args.lexicon or "auto", "spelling": args.spelling}

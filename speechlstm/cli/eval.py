@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..config import MODES
 from ..errors import InputError, OutputError, UsageError
 from .common import add_model_options, check_writable, make_folder, positive_int, recognizer_from_args, write_output
 
@@ -20,7 +21,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("manifest", type=Path,
                         help="TSV manifest: a header with path and text columns (duration optional), one "
                              "utterance a row, paths relative to the manifest")
-    parser.add_argument("--mode", choices=("offline", "streaming", "both"), default="both",
+    parser.add_argument("--mode", choices=(*MODES, "both"), default="both",
                         help="which decoding to score: offline (full BiLSTM over each file), streaming (the "
                              "chunked model, as live audio is decoded) or both (default)")
     parser.add_argument("--limit", type=positive_int, help="score only the first N utterances")
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out_dir:
         make_folder(args.out_dir)
     recognizer = recognizer_from_args(args)
-    modes = ("offline", "streaming") if args.mode == "both" else (args.mode,)
+    modes = MODES if args.mode == "both" else (args.mode,)
     try:
         figures = evaluate_manifest(recognizer, args.manifest, modes, args.limit, out_dir=args.out_dir)
     except OSError as error:

@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import MissingPackageError, OutputError
+from ..model_files import GRAPHS
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -31,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         from ..nn.export import export
         written = export(args.model, args.output_dir, int8=args.int8,
-                         graphs=("streaming",) if args.streaming_only else ("offline", "streaming"))
+                         graphs=("streaming",) if args.streaming_only else GRAPHS)
     except ImportError as error:
         raise MissingPackageError(f"export needs the onnx and onnxruntime packages ({error})") from None
     except OSError as error:

@@ -11,7 +11,8 @@ class Version(argparse._VersionAction):
     """--version names the default model too (read only when asked for)."""
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
-        from ..bundle import BundleError, model_card
+        from ..bundle import BundleError
+        from ..model_card import model_card
         try:
             card = model_card()
             model = f"model: {card['model']}, training step {card['training step']}"
@@ -38,7 +39,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..backends.cpu import cpu_features
-    from ..bundle import model_card
+    from ..model_card import model_card
 
     if args.model and args.model_option:
         raise UsageError("give the model once: MODEL or --model MODEL")

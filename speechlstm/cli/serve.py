@@ -5,6 +5,7 @@ import argparse
 import asyncio
 import os
 
+from ..config import ServerConfig
 from ..errors import MissingPackageError, UsageError
 from .common import (add_endpoint_options, add_model_options, add_raw_option, endpoint_config, positive, positive_int,
                      recognizer_from_args, to_stderr)
@@ -32,25 +33,27 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                "--decoder greedy",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     group = parser.add_argument_group("server")
-    group.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    group.add_argument("--port", type=int, default=2700, help="TCP port (default: 2700, vosk-server's; 0: any free)")
-    group.add_argument("--max-streams", type=positive_int, default=20, metavar="N",
+    group.add_argument("--host", default=ServerConfig.host, help="address to listen on (default: %(default)s)")
+    group.add_argument("--port", type=int, default=ServerConfig.port,
+                       help="TCP port (default: %(default)s, vosk-server's; 0: any free)")
+    group.add_argument("--max-streams", type=positive_int, default=ServerConfig.max_streams, metavar="N",
                        help="concurrent WebSocket streams, all workers together; one more is refused at once with "
-                            "close code 1013 (default: 20)")
-    group.add_argument("--workers", type=positive_int, default=1, metavar="N",
+                            "close code 1013 (default: %(default)s)")
+    group.add_argument("--workers", type=positive_int, default=ServerConfig.workers, metavar="N",
                        help="server processes behind the one port, each decoding its own streams on its own core: "
-                            "about one per core to give the server (default: 1)")
-    group.add_argument("--sample-rate", type=positive_int, metavar="HZ",
-                       help="the rate of audio sent without a config message or WAV header (default: 8000, as "
-                            "vosk-server)")
-    group.add_argument("--max-lag", type=positive(float), default=1.0, metavar="S",
+                            "about one per core to give the server (default: %(default)s)")
+    group.add_argument("--sample-rate", type=positive_int, default=ServerConfig.sample_rate, metavar="HZ",
+                       help="the rate of audio sent without a config message or WAV header (default: %(default)s, "
+                            "as vosk-server)")
+    group.add_argument("--max-lag", type=positive(float), default=ServerConfig.max_lag, metavar="S",
                        help="refuse new streams (close 1013) while decoding is more than this many seconds behind "
-                            "the audio (default: 1)")
+                            "the audio (default: %(default)g)")
     group.add_argument("--token", default=os.environ.get(TOKEN_VARIABLE) or None,
                        help=f"require 'Authorization: Bearer TOKEN' or ?token=TOKEN on the WebSocket and POST "
                             f"/transcribe (default: ${TOKEN_VARIABLE}, else none)")
-    group.add_argument("--idle-timeout", type=positive(float), default=30.0, metavar="S",
-                       help="close a connection that sent no audio for this long, after its final (default: 30)")
+    group.add_argument("--idle-timeout", type=positive(float), default=ServerConfig.idle_timeout, metavar="S",
+                       help="close a connection that sent no audio for this long, after its final "
+                            "(default: %(default)g)")
     add_endpoint_options(parser)
     add_raw_option(parser)
     add_model_options(parser)
@@ -60,32 +63,27 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Load the model, serve until SIGTERM or Ctrl-C, exit 0."""
     try:
-        from ..server import ServerConfig, log_to_stderr, serve, serve_processes
-        from ..server.vosk import RATES
+        from ..server import log_to_stderr, serve, serve_processes
     except ImportError as error:
         raise MissingPackageError(f"the server needs aiohttp ({error}): pip install 'speechlstm[server]'") from None
-    if not 0 <= args.port <= 65535:
-        raise UsageError(f"--port must be 0 to 65535, got {args.port}")
-    if args.sample_rate is not None and not RATES[0] <= args.sample_rate <= RATES[1]:
-        raise UsageError(f"--sample-rate must be {RATES[0]} to {RATES[1]}, got {args.sample_rate}")
+    config = ServerConfig(host=args.host, port=args.port, max_streams=args.max_streams, workers=args.workers,
+                          token=args.token, sample_rate=args.sample_rate, idle_timeout=args.idle_timeout,
+                          max_lag=args.max_lag)
     recognizer = recognizer_from_args(args, mode="streaming", endpoint=endpoint_config(args))
-    config = ServerConfig(host=args.host, port=args.port, max_streams=args.max_streams, token=args.token,
-                          idle_timeout=args.idle_timeout, max_lag=args.max_lag,
-                          **({"sample_rate": args.sample_rate} if args.sample_rate else {}))
     log_to_stderr()
 
     def ready(url: str) -> None:
         to_stderr(f"speechlstm: serving {recognizer.config.backend} on {url} (WebSocket on any other path than "
-                  f"/healthz, /transcribe and /static; {args.max_streams} streams, {args.workers} "
-                  f"worker{'s' * (args.workers > 1)}{', token required' if args.token else ''}); "
+                  f"/healthz, /transcribe and /static; {config.max_streams} streams, {config.workers} "
+                  f"worker{'s' * (config.workers > 1)}{', token required' if config.token else ''}); "
                   f"SIGTERM or Ctrl-C stops")
 
     try:
-        if args.workers > 1:
-            serve_processes(recognizer, config, args.workers, ready)
+        if config.workers > 1:
+            serve_processes(recognizer, config, ready)
         else:
             asyncio.run(serve(recognizer, config, ready))
     except OSError as error:
-        raise UsageError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
+        raise UsageError(f"cannot listen on {config.host}:{config.port}: {error.strerror or error}") from None
     to_stderr("speechlstm: stopped")
     return 0

@@ -9,10 +9,12 @@ import warnings
 from contextlib import nullcontext
 from pathlib import Path
 
+from ..config import MODES, StreamingConfig
 from ..errors import InputError, OutputError, UsageError
 from ..io.audio import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, STDIN, audio_duration, raw_pcm_blocks
 from ..io.formats import ALL, EXTENSIONS, FORMATS, to_json_line, to_srt, to_tsv_line, to_vtt
 from ..progress import BatchProgress
+from ..recognizer import RecognizerConfig
 from ..results import LiveEvent
 from .common import (add_model_options, add_raw_option, make_folder, output_file, positive_int, print_result,
                      recognizer_config, show_warnings, to_stderr, write_output)
@@ -40,13 +42,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="*", type=Path, metavar="FILE",
                         help="audio files; '-' for standard input; folders with --recursive")
-    parser.add_argument("--mode", choices=("offline", "streaming"), default="offline",
+    parser.add_argument("--mode", choices=MODES, default=RecognizerConfig.mode,
                         help="offline: full BiLSTM over each file (over segments of at most 30 s cut at "
                              "pauses when it is longer than a minute); streaming: the chunked model fed "
                              "block by block as a live source would; both in bounded memory for long files")
     parser.add_argument("--chunk-ms", type=positive_int,
-                        help="block size fed to the stream in streaming mode (default: 100; does not change "
-                             "the text); ignored, with a warning, in offline mode")
+                        help=f"block size fed to the stream in streaming mode (default: {StreamingConfig.chunk_ms}; "
+                             "does not change the text); ignored, with a warning, in offline mode")
     parser.add_argument("--raw", type=positive_int, metavar="RATE",
                         help="standard input ('-', the only input) is headerless 16-bit little-endian mono PCM at "
                              "RATE Hz (arecord -f S16_LE -c 1, sox -t raw, ffmpeg -f s16le -ac 1); needs --mode "

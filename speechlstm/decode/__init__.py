@@ -6,11 +6,12 @@ flashlight-text's lexicon beam search over characters or phones (:mod:`.flashlig
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-from ..config import DecodingConfig
-from ..errors import ModelError, ModelFileError
+from ..config import CHAR_HEAD, ConfigError, DecodingConfig
+from ..errors import MissingPackageError, ModelError, ModelFileError
 from ..model_files import LEXICON_FILE, LM_FILE, companion_file, missing_model_hint
 from ..phones import PHONES
 from .base import Decoder, decode_matrix
@@ -31,40 +32,40 @@ def beam_decoder_kind(decoding: DecodingConfig) -> str:
 
 
 def decoder_head(bundle: Bundle, decoding: DecodingConfig, model: str | Path | None = None,
-                 heads: Sequence[str] = ("chars",)) -> tuple[str, Path | None]:
+                 heads: Sequence[str] = (CHAR_HEAD,)) -> tuple[str, Path | None]:
     """The model output ``decoding`` reads (``chars`` or ``phones``, see :class:`DecodingConfig`)
     and, for phones, the pronunciation lexicon; ``heads`` are those the backend computes."""
     lexicon = companion_file(model, LEXICON_FILE) if decoding.lexicon == "auto" else Path(decoding.lexicon)
     has_phones = "phones" in heads and bundle.model.phone_vocab_size == len(PHONES)
     lexicon_decoder = beam_decoder_kind(decoding) == "lexicon"
-    if decoding.head == "chars":
-        return "chars", None
+    if decoding.head == CHAR_HEAD:
+        return CHAR_HEAD, None
     named = decoding.lexicon != "auto"  # a lexicon the caller named must exist (checked below)
     if decoding.head == "auto" and not (has_phones and lexicon_decoder and (named or lexicon.is_file())):
-        return "chars", None
+        return CHAR_HEAD, None
     if not has_phones:
         raise ModelError(f"{bundle.source}: this model (or its export) has no phone head; use head='chars'")
-    if not lexicon_decoder:
-        raise ValueError("the phone head is decoded only by the lexicon decoder (decoder='beam' with "
-                         "flashlight-text and an LM, or decoder='lexicon')")
+    if not lexicon_decoder:  # decoder beam without flashlight-text (DecodingConfig refuses the rest)
+        raise MissingPackageError("the phone head is decoded only by the lexicon decoder, which needs "
+                                  "flashlight-text (pip install 'speechlstm[flashlight]')")
     if not lexicon.is_file():
         raise ModelFileError(f"pronunciation lexicon not found: {lexicon}{missing_model_hint(lexicon)}")
     return "phones", lexicon
 
 
 def build_decoder(bundle: Bundle, decoding: DecodingConfig, model: str | Path | None = None,
-                  hotwords: Mapping[str, float] | None = None, heads: Sequence[str] = ("chars",)) -> Decoder:
+                  hotwords: Mapping[str, float] | None = None, heads: Sequence[str] = (CHAR_HEAD,)) -> Decoder:
     """Greedy, or a beam search with the configured LM (read once per process) and hotwords.
 
     ``model`` is where the model came from (``lm="auto"`` and ``lexicon="auto"`` take the files
     beside it); ``hotwords``, when given, replace ``decoding.hotwords``; ``heads`` are the
     outputs the backend computes (:func:`decoder_head`).
     """
-    hotwords = dict(decoding.hotwords) if hotwords is None else dict(hotwords)
+    if hotwords is not None:
+        decoding = replace(decoding, hotwords=tuple(hotwords.items()))  # DecodingConfig checks they fit the decoder
+    hotwords = dict(decoding.hotwords)
     head, lexicon = decoder_head(bundle, decoding, model, heads)
     if decoding.decoder == "greedy":
-        if hotwords:
-            raise ValueError("hotwords need a beam decoder (decoder='beam')")
         return GreedyDecoder(bundle.frame_shift, bundle.vocabulary)
     kind = beam_decoder_kind(decoding)
     beam_size, alpha, beta = decoding.beam_settings(kind)
@@ -76,7 +77,7 @@ def build_decoder(bundle: Bundle, decoding: DecodingConfig, model: str | Path | 
     if kind == "lexicon":
         from .flashlight import LexiconBeamDecoder
         if path is None:
-            raise ValueError("the lexicon decoder needs a language model (its words are the lexicon)")
+            raise ConfigError("the lexicon decoder needs a language model (its words are the lexicon)")
         vocabulary = PHONES if head == "phones" else bundle.vocabulary
         return LexiconBeamDecoder(bundle.frame_shift, vocabulary, lm=path, alpha=alpha, beta=beta, beam_size=beam_size,
                                   hotwords=hotwords, lexicon=lexicon, spelling=decoding.spelling)
@@ -98,12 +99,12 @@ def build_grammar_decoder(bundle: Bundle, decoding: DecodingConfig, phrases: Seq
     from .hotwords import check_hotwords
     from .lm_builder import ArpaBuilder
     if not AVAILABLE:
-        raise ValueError("a phrase list needs flashlight-text (pip install 'speechlstm[flashlight]')")
+        raise ConfigError("a phrase list needs flashlight-text (pip install 'speechlstm[flashlight]')")
     wanted = [phrase for phrase in phrases if phrase.strip().lower() != UNKNOWN_PHRASE]
     check_hotwords(wanted, bundle.vocabulary)
     texts = sorted({normalize_text(phrase) for phrase in wanted} - {""})
     if not texts:
-        raise ValueError("the phrase list has no phrase to decode")
+        raise ConfigError("the phrase list has no phrase to decode")
     builder = ArpaBuilder(sorted({word for text in texts for word in text.split()}), order=2)
     builder.add(texts)
     beam_size, alpha, beta = decoding.beam_settings("lexicon")

@@ -30,7 +30,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..config import BEAM_DEFAULTS
+from ..config import BEAM_DEFAULTS, CHAR_HEAD
 from ..results import Alternative, Result, Word
 from ..text import VOCABULARY
 from .hotwords import Hotwords, _HotNode, check_hotwords
@@ -96,7 +96,7 @@ class BeamSearchDecoder:
     phrases count as known, since the caller vouches for them.
     """
 
-    head = "chars"
+    head = CHAR_HEAD
 
     def __init__(self, frame_shift: float, vocabulary: Sequence[str] = VOCABULARY,
                  lm: ArpaLM | None = None, alpha: float = BEAM_DEFAULTS["prefix"][1],

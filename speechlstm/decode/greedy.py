@@ -1,4 +1,4 @@
-"""The greedy (best-path) CTC decoder, and a recorder of log-probabilities."""
+"""The greedy (best-path) CTC decoder."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,6 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..config import CHAR_HEAD
 from ..results import Alternative, Result, Word
 from ..text import VOCABULARY
 
@@ -34,7 +35,7 @@ class GreedyDecoder:
     A word's confidence is the geometric mean of its characters' posteriors.
     """
 
-    head = "chars"
+    head = CHAR_HEAD
 
     def __init__(self, frame_shift: float, vocabulary: Sequence[str] = VOCABULARY) -> None:
         self.frame_shift = frame_shift
@@ -89,23 +90,3 @@ class GreedyDecoder:
     def alternatives(self, state: GreedyState, count: int) -> list[Alternative]:
         """Greedy search has one transcript (after ``result(final=True)``)."""
         return [Alternative(self.result(state), 0.0)]
-
-
-class LogProbRecorder:
-    """A decoder that only keeps the log-probs it is given (its state is their list).
-
-    Tools use it to run a stream once and decode its acoustic output many ways; tests use it
-    to compare a stream's log-probs with the offline computation. ``head`` is the output recorded.
-    """
-
-    def __init__(self, head: str = "chars") -> None:
-        self.head = head
-
-    def new_state(self) -> list[np.ndarray]:
-        return []
-
-    def advance(self, state: list[np.ndarray], log_probs: np.ndarray) -> None:
-        state.append(log_probs)
-
-    def result(self, state: list[np.ndarray], final: bool = False) -> Result:
-        return Result("")

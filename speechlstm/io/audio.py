@@ -25,6 +25,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from ..config import SAMPLE_RATE
 from ..errors import InputError
 
 
@@ -278,7 +279,7 @@ def open_audio(path: str | bytes | os.PathLike, block_seconds: float = 10.0) -> 
             yield handle.samplerate, _soundfile_blocks(path, source, handle, block_seconds)
 
 
-def iter_blocks(path: str | bytes | os.PathLike, sample_rate: int = 16000,
+def iter_blocks(path: str | bytes | os.PathLike, sample_rate: int = SAMPLE_RATE,
                 block_seconds: float = 10.0) -> Iterator[np.ndarray]:
     """Yield mono float32 blocks at ``sample_rate``, read a block at a time.
 
@@ -301,7 +302,7 @@ def iter_blocks(path: str | bytes | os.PathLike, sample_rate: int = 16000,
         warnings.warn(f"{_as_path(path)}: contains no audio samples", AudioWarning, stacklevel=2)
 
 
-def read_audio(path: str | bytes | os.PathLike, sample_rate: int = 16000) -> np.ndarray:
+def read_audio(path: str | bytes | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """The whole file as mono float32 at ``sample_rate`` (empty, with a warning, if it holds no samples)."""
     blocks = list(iter_blocks(path, sample_rate))
     return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)

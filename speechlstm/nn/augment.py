@@ -9,9 +9,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import soundfile as sf
 
+from ..config import SAMPLE_RATE
 from ..io.audio import resample
-
-SAMPLE_RATE = 16000
 
 
 @dataclass(frozen=True)

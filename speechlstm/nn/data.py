@@ -15,7 +15,8 @@ from ..frontend import LogMel
 from ..io.audio import read_audio
 from ..io.manifest import Utterance
 from ..text import text_to_ids
-from .augment import SAMPLE_RATE, AugmentConfig, augment, frequency_warp, spec_augment
+from ..config import SAMPLE_RATE
+from .augment import AugmentConfig, augment, frequency_warp, spec_augment
 
 
 def _load_int16(path: Path) -> np.ndarray:

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..bundle import Bundle, BundleError, write_bundle
-from ..config import FrontendConfig, ModelConfig
+from ..config import CHAR_HEAD, FrontendConfig, ModelConfig
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]
 
@@ -59,7 +59,7 @@ class AcousticModel(nn.Module):
         """The phone head's CTC log-probabilities from the top layer's output."""
         return self.phone_head(self.dropout(x)).log_softmax(-1)
 
-    def head_log_probs(self, x: torch.Tensor, head: str = "chars") -> torch.Tensor:
+    def head_log_probs(self, x: torch.Tensor, head: str = CHAR_HEAD) -> torch.Tensor:
         """Log-probabilities of output ``head`` (``chars`` or ``phones``) from the top layer's output."""
         if head == "chars":
             return self._logits(x)
@@ -73,7 +73,7 @@ class AcousticModel(nn.Module):
         return [(h, h.clone()) for _ in range(self.config.layers)]
 
     def forward_full(self, feats: torch.Tensor, lengths: torch.Tensor,
-                     head: str = "chars") -> tuple[torch.Tensor, torch.Tensor]:
+                     head: str = CHAR_HEAD) -> tuple[torch.Tensor, torch.Tensor]:
         """Plain BiLSTM over whole utterances; returns (``head``'s log-probs, output lengths)."""
         x, out_lengths = self.encode_full(feats, lengths)
         return self.head_log_probs(x, head), out_lengths
@@ -91,7 +91,7 @@ class AcousticModel(nn.Module):
 
     def forward_chunked(self, feats: torch.Tensor, lengths: torch.Tensor, chunk: int | None = None,
                         right: int | None = None, state: list[LSTMState] | None = None,
-                        main_steps: int | None = None, head: str = "chars"
+                        main_steps: int | None = None, head: str = CHAR_HEAD
                         ) -> tuple[torch.Tensor, torch.Tensor, list[LSTMState]]:
         """Latency-controlled BiLSTM over chunks of ``chunk`` steps with ``right`` look-ahead.
 

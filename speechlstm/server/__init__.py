@@ -6,7 +6,8 @@
 * :mod:`.processes`: one server process per worker behind one port (:func:`serve_processes`).
 * ``static/``: the browser page (microphone through an AudioWorklet, file upload).
 """
-from .app import ServerConfig, Slots, SpeechServer, log_to_stderr, serve
+from ..config import ServerConfig
+from .app import Slots, SpeechServer, log_to_stderr, serve
 from .processes import serve_processes
 
 __all__ = ["ServerConfig", "Slots", "SpeechServer", "log_to_stderr", "serve", "serve_processes"]

@@ -33,9 +33,10 @@ from typing import Any, Callable
 
 from aiohttp import WSMsgType, web
 
+from ..config import MODES, ServerConfig
 from ..model_files import DEFAULT_BUNDLE
 from ..io.audio import AudioError
-from ..recognizer import Recognizer
+from ..recognizer import Recognizer, RecognizerConfig
 from ..results import Transcript
 from . import vosk
 from .vosk import GOING_AWAY, INTERNAL, NORMAL, TRY_AGAIN_LATER, UNSUPPORTED_DATA, ProtocolError, StreamConfig
@@ -54,34 +55,6 @@ def log_to_stderr() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("speechlstm: %(message)s"))
     log.addHandler(handler)
-
-
-@dataclass(frozen=True)
-class ServerConfig:
-    """Where to listen and the limits that keep the server up under bad clients and load."""
-
-    host: str = "127.0.0.1"
-    port: int = 2700
-    max_streams: int = 20
-    token: str | None = None
-    workers: int = 1
-    """Decoding threads in this process (:mod:`.processes` runs one process per worker instead)."""
-    sample_rate: int = vosk.DEFAULT_RATE
-    """The rate of audio that comes without a config message or WAV header (vosk-server's default)."""
-    idle_timeout: float = 30.0
-    """Seconds without audio before a connection is closed (1001; its final is sent first)."""
-    max_lag: float = 1.0
-    """New streams are refused (1013) while decoding lags more than this many seconds."""
-    max_in_flight: int = 50
-    """Audio messages of one connection read but not yet answered; beyond, reading waits."""
-    request_timeout: float = 10.0
-    """Seconds a TCP connection may take to send a whole HTTP request (or upgrade)."""
-    max_message_bytes: int = 256 * 1024
-    """The largest WebSocket message (8 s of 16 kHz PCM); larger ones close the connection (1009)."""
-    max_upload_bytes: int = 200 * 1024 * 1024
-    """The largest POST /transcribe body (HTTP 413 beyond)."""
-    heartbeat: float = 20.0
-    """Ping interval: a client that vanished without closing is noticed within about this time."""
 
 
 class Slots:
@@ -165,7 +138,7 @@ class SpeechServer:
         return await handler(request)
 
     async def _start(self, app: web.Application) -> None:
-        self.pool = DecodePool(self.recognizer, self.config.workers)
+        self.pool = DecodePool(self.recognizer, self.config.decode_threads)
 
     async def _drain(self, app: web.Application) -> None:
         """Shutdown: every open stream gets its final and a 1001 close."""
@@ -201,9 +174,9 @@ class SpeechServer:
     async def transcribe(self, request: web.Request) -> web.Response:
         """An uploaded file (multipart field ``file``, or the raw body) to ``transcribe --format json``'s JSON."""
         self._authorize(request)
-        mode = request.query.get("mode", "offline")
-        if mode not in ("offline", "streaming"):
-            raise _json_error(web.HTTPBadRequest, f"mode must be offline or streaming, got {mode!r}")
+        mode = request.query.get("mode", RecognizerConfig.mode)
+        if mode not in MODES:
+            raise _json_error(web.HTTPBadRequest, f"mode must be {' or '.join(MODES)}, got {mode!r}")
         name, data = await _upload(request)
         if not data:
             raise _json_error(web.HTTPBadRequest, "no audio: POST the file as the body or as multipart field 'file'")

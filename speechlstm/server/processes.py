@@ -18,28 +18,25 @@ import signal
 import socket
 from typing import Any, Callable
 
-from ..errors import ModelError
+from ..config import ServerConfig
+from ..errors import WorkerError
 from ..recognizer import Recognizer, RecognizerConfig
-from .app import ServerConfig, Slots, log_to_stderr, serve
+from .app import Slots, log_to_stderr, serve
 
 START_SECONDS = 300.0
 """How long a worker process may take to load the model."""
 
 
-class WorkerError(ModelError, RuntimeError):
-    """A worker process could not start."""
-
-
-def serve_processes(recognizer: Recognizer, config: ServerConfig, workers: int,
+def serve_processes(recognizer: Recognizer, config: ServerConfig,
                     on_ready: Callable[[str], None] | None = None) -> None:
-    """Serve on ``workers`` processes (this one included) until SIGTERM or SIGINT."""
+    """Serve on ``config.workers`` processes (this one included) until SIGTERM or SIGINT."""
     listener = socket.create_server((config.host, config.port), reuse_port=True)
     address = listener.getsockname()[:2]
     context = multiprocessing.get_context("spawn")
     shared = context.Value("i", 0)
     ready = context.Queue()
     children = [context.Process(target=_worker, args=(recognizer.config, config, address, shared, ready),
-                                name=f"speechlstm-serve-{i + 1}") for i in range(workers - 1)]
+                                name=f"speechlstm-serve-{i + 1}") for i in range(config.workers - 1)]
     for child in children:
         child.start()
     try:

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..config import HotwordError, hotword_boosts
+from ..config import SERVER_RATES, HotwordError, hotword_boosts
 from ..errors import InputError
 from ..results import LiveEvent, Result
 
@@ -35,14 +35,8 @@ from ..results import LiveEvent, Result
 NORMAL, GOING_AWAY, UNSUPPORTED_DATA, INVALID_DATA, POLICY, INTERNAL, TRY_AGAIN_LATER = (
     1000, 1001, 1003, 1007, 1008, 1011, 1013)
 
-RATES = (8000, 48000)
-"""The sample rates a client may announce (inclusive): telephony to studio."""
-
-DEFAULT_RATE = 8000
-"""The rate of audio sent without a config message or WAV header: vosk-server's default."""
-
 MAX_HOTWORDS, MAX_PHRASE_CHARS = 100, 100
-"""Per connection: hotwords, characters per hotword or phrase, and the largest boost."""
+"""Per connection: hotwords, and characters per hotword or phrase (boosts are bounded by ``--hotword``'s rule)."""
 
 MAX_PHRASES = 1000
 """Phrases in a ``phrase_list``."""
@@ -107,8 +101,9 @@ def _rate(value: Any) -> int:
     if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
             or value != int(value)):
         raise ProtocolError(INVALID_DATA, f"sample_rate must be a whole number of Hz, got {value!r}"[:120])
-    if not RATES[0] <= value <= RATES[1]:
-        raise ProtocolError(UNSUPPORTED_DATA, f"unsupported sample_rate {value:g}: {RATES[0]} to {RATES[1]} Hz")
+    if not SERVER_RATES[0] <= value <= SERVER_RATES[1]:
+        raise ProtocolError(UNSUPPORTED_DATA, f"unsupported sample_rate {value:g}: {SERVER_RATES[0]} to "
+                                              f"{SERVER_RATES[1]} Hz")
     return int(value)
 
 
