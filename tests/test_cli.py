@@ -442,6 +442,9 @@ def test_threads_and_hotword_usage_errors(capsys, tiny_bundle, inputs):
     code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--decoder", "greedy", "--hotword", "x",
                           inputs / "good.wav")  # DecodingConfig's rule, reported by the command line
     assert code == 2 and out == "" and err.startswith("speechlstm: error: hotwords need a beam decoder")
+    code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, "--decoder", "lexicon", "--lm-weight", "0",
+                          "--hotword", "x", inputs / "good.wav")  # the lexicon decoder's rule: one line too
+    assert code == 2 and out == "" and err.startswith("speechlstm: error: hotwords need a positive LM weight")
 
 
 def test_version_names_the_default_model(capsys):

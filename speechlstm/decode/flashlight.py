@@ -54,7 +54,7 @@ from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from ..config import BEAM_DEFAULTS, LEXICON_BEAM_THRESHOLD
+from ..config import BEAM_DEFAULTS, LEXICON_BEAM_THRESHOLD, HotwordError
 from ..errors import MissingPackageError, ModelFileError
 from ..g2p import pronounce
 from ..phones import WORD_BOUNDARY, read_pronunciations
@@ -357,7 +357,7 @@ class LexiconBeamDecoder:
             if not text or boost <= 0:
                 continue
             if lm_weight <= 0:
-                raise ValueError("hotwords need a positive LM weight with the lexicon decoder")
+                raise HotwordError("hotwords need a positive LM weight with the lexicon decoder (--lm-weight above 0)")
             words = text.split()
             labels = tuple(index.get(w, model.unk) for w in words)
             label = labels[0] if len(words) == 1 and words[0] in index else len(model.words) + len(texts)
