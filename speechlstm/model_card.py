@@ -37,7 +37,8 @@ def model_card(path: str | Path | None = None) -> dict[str, str]:
     window = frontend.win_length / frontend.sample_rate
     card = {
         "model": f"{name} ({', '.join(map(str, files))})",
-        "training step": str(info.get("step", "not recorded")),
+        "training step": str(info.get("step", "not recorded")) if "steps" not in info else
+                         ", ".join(map(str, info["steps"])) + f" (mean of {len(info['steps'])} snapshots)",
         "languages": info.get("language") or (f"{language.group(1)} (from the file name)" if language
                                               else "not recorded"),
         "vocabulary": f"{len(bundle.vocabulary)} CTC symbols: "

@@ -194,16 +194,16 @@ def _run(capsys, *argv):
 
 @pytest.mark.parametrize("fmt", ["text", "tsv", "json", "srt", "vtt"])
 def test_transcribe_is_readable_by_default_and_raw_with_raw(capsys, fmt):
-    """The shipped models on a sample that says "go for ten meters"."""
+    """The shipped models on a sample that says "go forward ten meters"."""
     wav = SAMPLES / "goforward.wav"
     code, readable, err = _run(capsys, "transcribe", "--format", fmt, wav)
     assert code == 0, err
     code, raw, err = _run(capsys, "transcribe", "--format", fmt, "--raw-text", wav)
     assert code == 0, err
-    assert "go for ten meters" in raw and "Go for 10 meters." in readable
+    assert "go forward ten meters" in raw and "Go forward 10 meters." in readable
     if fmt == "json":
         record = json.loads(readable)
-        assert record["raw_text"] == json.loads(raw)["text"] == "go for ten meters"
+        assert record["raw_text"] == json.loads(raw)["text"] == "go forward ten meters"
         assert record["words"] == json.loads(raw)["words"]
 
 

@@ -47,7 +47,7 @@ def test_samples_are_recognized_better_than_chance(recognizer):
 
 
 def test_hotword_recovers_a_misheard_word(shipped_bundle):
-    clip = SAMPLES / "sense_and_sensibility_0890.wav"  # "... it is to be ill disposed"
+    clip = SAMPLES / "sense_and_sensibility_0880.wav"  # "he was not an ill disposed young man"
     plain = Recognizer.from_bundle(shipped_bundle, backend="torch", decoder="beam")
     boosted = plain.with_options(hotwords=["disposed"])  # the default boost
     assert "disposed" not in plain.transcribe_file(clip).text.split()
