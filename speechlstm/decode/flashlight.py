@@ -62,9 +62,8 @@ from ..results import Alternative, Result, Word
 from ..spelling import respelling
 from ..text import VOCABULARY, normalize_text
 from .hotwords import check_hotwords
-from .lm import BOS, EOS, UNK, _open
+from .lm import BOS, EOS, LN10, UNK, _open
 
-LN10 = math.log(10.0)
 
 try:
     from flashlight.lib.text.decoder import (LM, CriterionType, LexiconDecoder, LexiconDecoderOptions,
