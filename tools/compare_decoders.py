@@ -273,8 +273,7 @@ def main() -> None:
         beam, grid = grids[kind]
         with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
             job = pool.submit(run_job, kind, str(lm), grid, beam, str(cache), args.stream_all,
-                              str(args.lexicon), args.spelling, pruning if kind in ("lexicon", "phones") else None
-                              ).result()
+                              str(args.lexicon), args.spelling, pruning).result()
         results.append(job)
         for row in job["rows"]:
             lm_name, lm_mb = (Path(lm).name, f"{row['lm_mb']:.1f}") if kind != "greedy" else ("-", "-")

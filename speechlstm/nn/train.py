@@ -136,7 +136,7 @@ def split_repeat(spec: str) -> tuple[str, float]:
 
 
 def load_training_sets(specs: list[str], workers: int,
-                       max_seconds: float = 35.0) -> tuple[list[Utterance], list[float], list[np.ndarray]]:
+                       max_seconds: float) -> tuple[list[Utterance], list[float], list[np.ndarray]]:
     """Utterances of every ``MANIFEST[:REPEAT]`` up to ``max_seconds`` long, their repeat weights and their audio."""
     utterances, weights = [], []
     for spec in specs:
