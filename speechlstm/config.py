@@ -258,6 +258,9 @@ class ServerConfig:
     """Seconds without audio before a connection is closed (1001; its final is sent first)."""
     max_lag: float = 1.0
     """New streams are refused (1013) while decoding lags more than this many seconds."""
+    max_load: float = 0.9
+    """New streams are refused (1013) when, with one more, the decoding threads would be busy more
+    than this share of the time (each stream priced by the measured load; see the server's workers)."""
     max_in_flight: int = 50
     """Audio messages of one connection read but not yet answered; beyond, reading waits."""
     request_timeout: float = 10.0
@@ -275,6 +278,8 @@ class ServerConfig:
         if not SERVER_RATES[0] <= self.sample_rate <= SERVER_RATES[1]:
             low, high = SERVER_RATES
             raise ConfigError(f"sample rate must be {low} to {high}, got {self.sample_rate}")
+        if not self.max_load > 0:
+            raise ConfigError(f"max_load must be positive, got {self.max_load}")
         for name in ("max_streams", "workers", "decode_threads"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")

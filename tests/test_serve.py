@@ -35,6 +35,8 @@ from speechlstm.cli import main  # noqa: E402
 from speechlstm.config import EndpointConfig  # noqa: E402
 from speechlstm.io.audio import resample  # noqa: E402
 from speechlstm.server import ServerConfig, serve  # noqa: E402
+from speechlstm.server.vosk import StreamConfig  # noqa: E402
+from speechlstm.server.workers import LOAD_WINDOW, Channel, DecodePool  # noqa: E402
 
 from conftest import SAMPLES  # noqa: E402
 
@@ -46,8 +48,10 @@ EOF = '{"eof" : 1}'  # byte for byte what vosk-server's clients send
 @contextmanager
 def running(recognizer: Recognizer, **options):
     """A server on a free loopback port, in a thread with its own event loop; yields its ws:// URL.
-    Its lag budget is a minute unless given: this machine may be loaded, and only one test is about it."""
+    Its lag budget is a minute and its load budget unbounded unless given: this machine may be loaded, and only
+    two tests are about them."""
     options.setdefault("max_lag", 60.0)
+    options.setdefault("max_load", 1e6)
     ready: queue.Queue = queue.Queue()
     state: dict = {}
 
@@ -479,6 +483,37 @@ def test_new_streams_are_refused_while_decoding_lags(tiny):
         (code, reason), (replies, close) = asyncio.run(main(url))
     assert code == 1013 and "busy" in reason and "behind" in reason
     assert close == 1000 and len(finals(replies)) == 3
+
+
+def test_a_burst_of_new_streams_is_priced_before_it_shows_in_the_load(tiny):
+    """Admission by projected load: every open stream, new ones included, at the busy share per stream
+    measured over the window (load over stream-seconds of audio), else at the calibrated price."""
+    async def main():
+        pool = DecodePool(tiny)
+        try:
+            pool.stream_cost = 0.1
+            assert pool.projected_load(2) == pytest.approx(0.3)
+            now = time.monotonic()
+            for opened in (now - 10, now - LOAD_WINDOW / 2):  # one spoke through the window, one half of it
+                pool.channels.add(Channel(pool.workers[0], StreamConfig(), 16000, opened=opened, last_audio=now))
+            pool.workers[0].rounds.append((now - LOAD_WINDOW, now - 0.4 * LOAD_WINDOW))  # busy 60 % of the window
+            assert pool.load() == pytest.approx(0.6, abs=0.01)
+            assert pool.projected_load(5) == pytest.approx(0.4 * 6, abs=0.02)  # 0.6 over 1.5 streams
+        finally:
+            pool.stop()
+
+    asyncio.run(main())
+
+
+def test_a_stream_that_would_overload_decoding_is_refused(tiny):
+    with running(tiny, max_load=1e-9) as url:
+        async def client():
+            async with connect(url) as ws:
+                return await closed_with(ws)
+        code, reason = asyncio.run(client())
+        health = http(url, "/healthz")[1]
+    assert code == 1013 and "busy" in reason and "%" in reason
+    assert health["load"] == 0 and health["max_load"] == 1e-9 and health["streams"] == 0
 
 
 def test_idle_connection_gets_its_final_and_is_closed(server):

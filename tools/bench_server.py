@@ -21,6 +21,13 @@ Figures per run, over all admitted clients:
 * **server CPU per audio second**: all worker processes' CPU time over the audio admitted; its
   reciprocal is the streams one core would carry with nothing else running, a figure that holds
   up on a shared machine where the lags measure the competition for the cores too.
+* **clients**: this process's CPU per audio second admitted (what the clients took from the
+  cores they share with the server), and the p95 of how late a message went out against its
+  real-time schedule (above a few ms, the clients themselves were short of CPU).
+
+``--client-cores`` pins the clients (this process) to other cores than the server's, where the
+machine has them (``--workers 1 --client-cores 1`` on two cores): then the server's figures
+are its own. Otherwise the clients share the server's cores and its figures are a lower bound.
 
 N is *sustained* when no client was refused and the p95 word lag is under ``--max-p95``.
 N doubles from ``--start`` until it is not sustained, then the last gap is bisected (or
@@ -71,7 +78,10 @@ async def client(url: str, pcm: bytes, delay: float) -> dict | None:
     await asyncio.sleep(delay)
     replies: list[tuple[float, dict]] = []
     async with connect(url, max_size=None) as ws:
-        await ws.send(json.dumps({"config": {"sample_rate": RATE}}))
+        try:
+            await ws.send(json.dumps({"config": {"sample_rate": RATE}}))
+        except ConnectionClosed:  # refused at once
+            return None
 
         async def receive() -> None:
             try:
@@ -80,10 +90,12 @@ async def client(url: str, pcm: bytes, delay: float) -> dict | None:
             except ConnectionClosed:
                 pass
         receiver = asyncio.create_task(receive())
-        started = time.monotonic()
+        started, late = time.monotonic(), []
         try:
             for index, offset in enumerate(range(0, len(pcm), BLOCK * 2)):
-                await asyncio.sleep(max(0.0, started + (index + 1) * 0.1 - time.monotonic()))
+                due = started + (index + 1) * 0.1
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                late.append(time.monotonic() - due)
                 await ws.send(pcm[offset:offset + BLOCK * 2])
             last_sent = time.monotonic()
             await ws.send('{"eof" : 1}')
@@ -92,7 +104,8 @@ async def client(url: str, pcm: bytes, delay: float) -> dict | None:
         await receiver
         if ws.close_code == 1013:
             return None
-    return {**lags(replies, started), "behind": replies[-1][0] - last_sent if replies else float("inf")}
+    return {**lags(replies, started), "late": late,
+            "behind": replies[-1][0] - last_sent if replies else float("inf")}
 
 
 def lags(replies: list[tuple[float, dict]], started: float) -> dict:
@@ -136,7 +149,8 @@ async def load(url: str, streams: int, pcm: bytes, ramp: float) -> dict:
             "word_p50_s": round(statistics.median(words), 3) if words else None,
             "word_p95_s": round(percentile(words, 0.95), 3), "final_p50_s": round(percentile(finals, 0.5), 3),
             "final_p95_s": round(percentile(finals, 0.95), 3),
-            "behind_max_s": round(max((r["behind"] for r in admitted), default=float("nan")), 2)}
+            "behind_max_s": round(max((r["behind"] for r in admitted), default=float("nan")), 2),
+            "client_late_p95_s": round(percentile([x for r in admitted for x in r["late"]], 0.95), 3)}
 
 
 def start_server(workers: int, options: list[str]) -> tuple[subprocess.Popen, str]:
@@ -158,10 +172,11 @@ def measure(workers: int, args: argparse.Namespace, pcm: bytes) -> list[dict]:
     rows = []
 
     def run(streams: int) -> bool:
-        cpu = cpu_seconds(server.pid)
+        cpu, clients = cpu_seconds(server.pid), time.process_time()
         row = {"workers": workers, **asyncio.run(load(url, streams, pcm, args.ramp))}
-        audio_seconds = (streams - row["refused"]) * len(pcm) / 2 / RATE
-        row["cpu_per_audio_s"] = round((cpu_seconds(server.pid) - cpu) / max(audio_seconds, 1e-9), 4)
+        audio_seconds = max((streams - row["refused"]) * len(pcm) / 2 / RATE, 1e-9)
+        row["cpu_per_audio_s"] = round((cpu_seconds(server.pid) - cpu) / audio_seconds, 4)
+        row["client_cpu_per_audio_s"] = round((time.process_time() - clients) / audio_seconds, 4)
         row["sustained"] = row["refused"] == 0 and row["word_p95_s"] <= args.max_p95
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
@@ -205,19 +220,24 @@ def main() -> None:
     parser.add_argument("--streams", type=int, nargs="+", help="run exactly these N (no search)")
     parser.add_argument("--json", help="also write the rows and the machine here")
     parser.add_argument("server_options", nargs="*", help="after --: options for speechlstm serve")
+    parser.add_argument("--client-cores", type=int, nargs="+", metavar="CORE",
+                        help="run the clients on these cores (default: any; the server takes the first W)")
     args = parser.parse_args()
+    if args.client_cores:
+        os.sched_setaffinity(0, args.client_cores)
     pcm = audio(args.seconds)
     report = {"machine": machine(("numpy", "onnxruntime", "aiohttp", "websockets")),
-              "server_options": args.server_options, "seconds": args.seconds, "ramp": args.ramp,
+              "server_options": args.server_options, "client_cores": args.client_cores, "seconds": args.seconds, "ramp": args.ramp,
               "rows": [row for workers in args.workers for row in measure(workers, args, pcm)]}
     print("| workers (cores) | streams | refused | word lag p50 / p95 s | words shown first by a final | "
-          "final lag p50 / p95 s | max behind s | sustained | server CPU s per audio s |\n"
-          "|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+          "final lag p50 / p95 s | max behind s | sustained | server CPU s per audio s | client CPU s per audio s | "
+          "client late p95 s |\n|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|")
     for row in report["rows"]:
         print(f"| {row['workers']} | {row['streams']} | {row['refused']} | {row['word_p50_s']} / {row['word_p95_s']} | "
               f"{row['final_only_words']} | "
               f"{row['final_p50_s']} / {row['final_p95_s']} | {row['behind_max_s']} | "
-              f"{'yes' if row['sustained'] else 'no'} | {row['cpu_per_audio_s']} |")
+              f"{'yes' if row['sustained'] else 'no'} | {row['cpu_per_audio_s']} | {row['client_cpu_per_audio_s']} | "
+              f"{row['client_late_p95_s']} |")
     for workers in args.workers:
         sustained = [row["streams"] for row in report["rows"] if row["workers"] == workers and row["sustained"]]
         print(f"{workers} worker(s): {max(sustained, default=0)} real-time streams sustained")

@@ -26,8 +26,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                     "opening / gets a page with microphone capture and file upload; GET /healthz reports the streams "
                     "in use and the decoding lag; POST /transcribe takes an audio file and returns the JSON of "
                     "`transcribe --format json`. New streams are refused (close 1013) when all --max-streams are in "
-                    "use or decoding lags more than --max-lag behind the audio. SIGTERM (or Ctrl-C) stops "
-                    "accepting, sends every stream its final and exits 0.",
+                    "use, decoding lags more than --max-lag behind the audio, or one more stream would keep the "
+                    "decoding thread busier than --max-load. SIGTERM (or Ctrl-C) stops accepting, sends every stream "
+                    "its final and exits 0.",
         epilog="examples:\n  speechlstm serve\n  speechlstm serve --host 0.0.0.0 --port 2700 --max-streams 80 "
                "--workers 2\n  speechlstm serve --sample-rate 16000\n  SPEECHLSTM_TOKEN=secret speechlstm serve "
                "--decoder greedy",
@@ -48,6 +49,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     group.add_argument("--max-lag", type=positive(float), default=ServerConfig.max_lag, metavar="S",
                        help="refuse new streams (close 1013) while decoding is more than this many seconds behind "
                             "the audio (default: %(default)g)")
+    group.add_argument("--max-load", type=positive(float), default=ServerConfig.max_load, metavar="SHARE",
+                       help="refuse new streams (close 1013) when one more would keep the decoding thread busy more "
+                            "than this share of the time, as measured over the last seconds; above 1 admits "
+                            "streams that will fall behind (default: %(default)g)")
     group.add_argument("--token", default=os.environ.get(TOKEN_VARIABLE) or None,
                        help=f"require 'Authorization: Bearer TOKEN' or ?token=TOKEN on the WebSocket and POST "
                             f"/transcribe (default: ${TOKEN_VARIABLE}, else none)")
@@ -68,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         raise MissingPackageError(f"the server needs aiohttp ({error}): pip install 'speechlstm[server]'") from None
     config = ServerConfig(host=args.host, port=args.port, max_streams=args.max_streams, workers=args.workers,
                           token=args.token, sample_rate=args.sample_rate, idle_timeout=args.idle_timeout,
-                          max_lag=args.max_lag)
+                          max_lag=args.max_lag, max_load=args.max_load)
     recognizer = recognizer_from_args(args, mode="streaming", endpoint=endpoint_config(args))
     log_to_stderr()
 

@@ -8,7 +8,9 @@ most ``max_in_flight`` of them pending (then reading waits, and TCP slows the cl
 connection holds one of ``max_streams`` slots (:class:`Slots`, shared by the worker processes
 of :mod:`.processes`) from its upgrade to its close; one more is refused at once (close 1013),
 before any model work, and so is any new one while decoding lags more than ``max_lag``
-seconds behind the audio, so the streams already running stay on time. A connection that
+seconds behind the audio or would, with it, keep the decoding threads busy more than
+``max_load`` of the time (every open stream at the measured busy share per stream), so the
+streams already running stay on time. A connection that
 breaks a rule gets the close code and reason of :class:`~.vosk.ProtocolError`; whatever goes
 wrong inside one connection closes that connection (1011), never the server. A connection
 is closed after ``idle_timeout`` seconds without audio (pings do not count), and a TCP
@@ -139,6 +141,7 @@ class SpeechServer:
 
     async def _start(self, app: web.Application) -> None:
         self.pool = DecodePool(self.recognizer, self.config.decode_threads)
+        await asyncio.get_running_loop().run_in_executor(self.pool.builder, self.pool.calibrate)
 
     async def _drain(self, app: web.Application) -> None:
         """Shutdown: every open stream gets its final and a 1001 close."""
@@ -169,6 +172,8 @@ class SpeechServer:
                                   "backend": self.recognizer.config.backend, "sample_rate": self.config.sample_rate,
                                   "streams": self.slots.used, "capacity": self.config.max_streams,
                                   "lag": round(self.pool.lag(), 3), "max_lag": self.config.max_lag,
+                                  "load": round(self.pool.load(), 3), "max_load": self.config.max_load,
+                                  "stream_cost": round(self.pool.stream_cost, 4),
                                   "process": os.getpid()})
 
     async def transcribe(self, request: web.Request) -> web.Response:
@@ -247,6 +252,9 @@ class SpeechServer:
         lag = self.pool.lag()
         if lag > self.config.max_lag:
             return f"server busy: decoding is {lag:.1f} s behind, try again later"
+        load = self.pool.projected_load(len(self.connections))
+        if load > self.config.max_load:
+            return f"server busy: one more stream would keep decoding {load:.0%} busy, try again later"
         if not self.slots.take():
             return f"server full: {self.config.max_streams} streams in use, try again later"
         return None

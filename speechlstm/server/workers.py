@@ -14,6 +14,10 @@ size. Decoders for hotwords and phrase lists are built on a thread of their own
 
 :meth:`DecodePool.lag` is how far decoding is behind the audio that came in: the oldest
 unanswered message's age, or the longest answer time of the last :data:`LAG_WINDOW` seconds.
+:meth:`DecodePool.projected_load` is how busy the decoding threads would be with one stream
+more: every open stream, those too new to show in the measured load included, at the busy share
+per stream of the last :data:`LOAD_WINDOW` seconds. The server admits by it, so a burst of new
+clients is refused before the lag builds up rather than after.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..config import SAMPLE_RATE
 from ..live import LiveSession
 from ..recognizer import Recognizer
 from ..results import LiveEvent
@@ -40,6 +45,17 @@ ENDPOINT_STEP = 0.1
 LAG_WINDOW = 2.0
 """Seconds over which :meth:`DecodePool.lag` remembers answer times."""
 
+LOAD_WINDOW = 3.0
+"""Seconds over which :meth:`DecodePool.load` measures how busy the decoding threads are."""
+
+CALIBRATION_SECONDS = 2.0
+"""Audio one stream decodes at the start to price a stream before any has been measured."""
+
+CALIBRATION_MARGIN = 1.3
+"""A stream in the server takes about this many times its decoding alone (messages, answers, the
+event loop's share of the interpreter): 0.0144 alone against a busy share of 0.017-0.022 per
+stream at 24-60 streams, stage 10 on the Ice Lake Xeon (RESULTS.md, "Server capacity")."""
+
 
 @dataclass(eq=False)
 class Channel:
@@ -49,6 +65,9 @@ class Channel:
     config: StreamConfig
     rate: int
     session: LiveSession | None = None
+    opened: float = field(default_factory=time.monotonic)
+    last_audio: float = field(default_factory=time.monotonic)
+    """When its latest audio message came (monotonic)."""
     held: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16), repr=False)
 
     def steps(self, samples: np.ndarray, flush: bool = False) -> list[np.ndarray]:
@@ -79,26 +98,45 @@ class DecodeWorker(threading.Thread):
         self.jobs: queue.Queue[_Job | None] = queue.Queue()
         self.channels = 0
         """Open channels (counted on the event loop's thread, to place new ones)."""
+        self.rounds: collections.deque[tuple[float, float]] = collections.deque()
+        """(start, end) of its rounds of work in the last :data:`LOAD_WINDOW` seconds (the current one: end inf)."""
+        self.lock = threading.Lock()
+
+    def busy(self, since: float, now: float) -> float:
+        """Seconds of ``since`` .. ``now`` this thread spent working."""
+        with self.lock:
+            return sum(max(0.0, min(end, now) - max(start, since)) for start, end in self.rounds)
 
     def run(self) -> None:
         while True:
             jobs = [self.jobs.get()]
+            with self.lock:
+                self.rounds.append((time.monotonic(), float("inf")))
             while not self.jobs.empty():
                 jobs.append(self.jobs.get_nowait())
-            wave: list[_Job] = []  # feeds of distinct channels, decoded together
-            for job in jobs:
-                if job is None:
-                    continue
-                if job.samples is None or any(other.channel is job.channel for other in wave):
-                    self._decode(wave)
-                    wave = []
-                if job.samples is None:
-                    self._answer(job, job.run)
-                else:
-                    wave.append(job)
-            self._decode(wave)
+            self._work(jobs)
+            with self.lock:
+                end = time.monotonic()
+                self.rounds[-1] = (self.rounds[-1][0], end)
+                while self.rounds[0][1] < end - LOAD_WINDOW:
+                    self.rounds.popleft()
             if None in jobs:
                 return
+
+    def _work(self, jobs: list[_Job | None]) -> None:
+        """The jobs in order; feeds of distinct channels between two other jobs are decoded together."""
+        wave: list[_Job] = []
+        for job in jobs:
+            if job is None:
+                continue
+            if job.samples is None or any(other.channel is job.channel for other in wave):
+                self._decode(wave)
+                wave = []
+            if job.samples is None:
+                self._answer(job, job.run)
+            else:
+                wave.append(job)
+        self._decode(wave)
 
     def _decode(self, feeds: list[_Job]) -> None:
         """Each feed's audio step by step, all feeds' ready chunks decoded together after each step; answers."""
@@ -183,6 +221,39 @@ class DecodePool:
         self.answered: collections.deque[tuple[float, float]] = collections.deque()
         """(when, how long it took) of the answers of the last :data:`LAG_WINDOW` seconds."""
         self.ids = itertools.count()
+        self.channels: set[Channel] = set()
+        self.stream_cost = 0.0
+        """The least busy share a stream is priced at (:meth:`calibrate`)."""
+
+    def calibrate(self) -> None:
+        """Price one stream: seconds of decoding per second of audio of a stream alone (a warm-up first)."""
+        session = LiveSession(self.recognizer)
+        step = np.random.default_rng(0).normal(0, 300, round(SAMPLE_RATE * ENDPOINT_STEP)).astype(np.int16)
+        steps = round(CALIBRATION_SECONDS / ENDPOINT_STEP)
+        for index in range(2 * steps):
+            if index == steps:
+                started = time.perf_counter()
+            session.accept(SAMPLE_RATE, step)
+            self.recognizer.decode_ready(session.stream)
+            session.poll()
+        alone = (time.perf_counter() - started) / CALIBRATION_SECONDS
+        self.stream_cost = alone * CALIBRATION_MARGIN / len(self.workers)
+
+    def load(self, now: float | None = None) -> float:
+        """The decoding threads' busy share of the last :data:`LOAD_WINDOW` seconds (1: all always busy)."""
+        now = time.monotonic() if now is None else now
+        return sum(worker.busy(now - LOAD_WINDOW, now) for worker in self.workers) / LOAD_WINDOW / len(self.workers)
+
+    def projected_load(self, streams: int) -> float:
+        """The busy share with ``streams`` + 1 streams, each at the share per stream measured over the
+        window (the load over the stream-seconds of audio that came in it) but never below
+        :attr:`stream_cost`: in a burst the audio of new streams comes before their decoding."""
+        now = time.monotonic()
+        since = now - LOAD_WINDOW
+        load = self.load(now)
+        spoken = sum(max(0.0, channel.last_audio - max(channel.opened, since)) for channel in self.channels)
+        measured = load * LOAD_WINDOW / spoken if spoken >= LOAD_WINDOW else 0.0
+        return max(measured, self.stream_cost) * (streams + 1)
 
     async def open(self, config: StreamConfig, rate: int) -> Channel:
         """A channel with a new stream; its decoder (hotwords, phrase list) is built or found on the builder thread."""
@@ -195,6 +266,7 @@ class DecodePool:
         worker = min(self.workers, key=lambda w: w.channels)
         channel = Channel(worker, config, rate)
         worker.channels += 1
+        self.channels.add(channel)
 
         def create() -> LiveSession:  # the decoder is cached now: this is quick
             return LiveSession(self.recognizer, hotwords=config.hotwords or None, punctuate=config.punctuate,
@@ -202,14 +274,14 @@ class DecodePool:
         try:
             channel.session = await worker.submit(channel, create)
         except BaseException:
-            worker.channels -= 1
+            self.close(channel)
             raise
         return channel
 
     def feed(self, channel: Channel, samples: np.ndarray, received: float) -> asyncio.Future:
         """Audio in (``received``: when its message came, monotonic); the future of its partial, or final."""
         key = next(self.ids)
-        self.waiting[key] = received
+        self.waiting[key] = channel.last_audio = received
         future = channel.worker.submit(channel, samples=samples)
 
         def done(_: asyncio.Future) -> None:
@@ -238,6 +310,7 @@ class DecodePool:
     def close(self, channel: Channel) -> None:
         """Forget the channel: its stream is freed with it (a job still in flight just finishes)."""
         channel.worker.channels -= 1
+        self.channels.discard(channel)
 
     def stop(self) -> None:
         """End the threads once their queued jobs are done."""
