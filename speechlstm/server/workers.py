@@ -226,17 +226,18 @@ class DecodePool:
         """The least busy share a stream is priced at (:meth:`calibrate`)."""
 
     def calibrate(self) -> None:
-        """Price one stream: seconds of decoding per second of audio of a stream alone (a warm-up first)."""
+        """Price one stream: CPU seconds of decoding per second of audio of a stream alone (a warm-up
+        first). CPU, not wall time: a server started on a busy machine is not priced by its neighbours."""
         session = LiveSession(self.recognizer)
         step = np.random.default_rng(0).normal(0, 300, round(SAMPLE_RATE * ENDPOINT_STEP)).astype(np.int16)
         steps = round(CALIBRATION_SECONDS / ENDPOINT_STEP)
         for index in range(2 * steps):
             if index == steps:
-                started = time.perf_counter()
+                started = time.process_time()
             session.accept(SAMPLE_RATE, step)
             self.recognizer.decode_ready(session.stream)
             session.poll()
-        alone = (time.perf_counter() - started) / CALIBRATION_SECONDS
+        alone = (time.process_time() - started) / CALIBRATION_SECONDS
         self.stream_cost = alone * CALIBRATION_MARGIN / len(self.workers)
 
     def load(self, now: float | None = None) -> float:
