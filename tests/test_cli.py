@@ -68,6 +68,12 @@ def test_bad_file_does_not_stop_the_others(capsys, tiny_bundle, inputs):
     assert "empty.wav" in err and "is a directory" in err
 
 
+def test_a_folder_alone_asks_for_recursive(capsys, tiny_bundle, inputs):
+    code, out, err = _run(capsys, "transcribe", "--model", tiny_bundle, inputs)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "is a folder" in err and "--recursive" in err
+
+
 def test_model_and_output_errors(capsys, tiny_bundle, inputs, tmp_path):
     code, _, err = _run(capsys, "transcribe", "--model", inputs / "text.wav", inputs / "good.wav")
     assert code == 3 and "not a readable model bundle" in err

@@ -190,7 +190,9 @@ def _assert_one_line_error(err: str, *fragments: str) -> None:
 @pytest.mark.parametrize("case", FILE_CASES, ids=lambda c: c.name)
 def test_file_through_cli(capsys, tiny_bundle, files, case):
     code, out, err = _cli(capsys, "transcribe", "--model", tiny_bundle, "--format", "json", files / case.name)
-    if case.error:
+    if (files / case.name).is_dir():  # a folder alone is a usage error that names --recursive
+        assert code == 2 and out == "" and "--recursive" in err
+    elif case.error:
         assert code == 1 and out == ""
         _assert_one_line_error(err, case.error, case.name)
     else:

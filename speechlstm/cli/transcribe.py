@@ -219,6 +219,9 @@ def run(args: argparse.Namespace) -> int:
     inputs = collect_inputs(args.files, args.manifest, args.recursive)
     if not inputs:
         raise UsageError("no input files: give FILE..., --manifest LIST or a folder with --recursive")
+    if not args.recursive and all(os.path.isdir(item.path) for item in inputs):
+        raise UsageError(f"{os.fsdecode(inputs[0].path)}: is a folder; --recursive transcribes the audio files "
+                         f"under it")
     args.files = [item.path for item in inputs]
     _check_transcribe_options(args)
     config = recognizer_config(args, mode=args.mode, **({"chunk_ms": args.chunk_ms} if args.chunk_ms else {}))
