@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Iterator, Literal, Sequence
 import numpy as np
 
 from .config import EndpointConfig
-from .errors import DeviceError
+from .errors import DeviceError, MissingPackageError
 from .punctuation import StreamingPunctuator, load_punctuator
 from .recognizer import Recognizer
 from .results import Alternative, LiveEvent, Result
@@ -188,7 +188,7 @@ def _import_sounddevice() -> Any:
     try:
         import sounddevice
     except ImportError:
-        raise DeviceError("live audio needs the sounddevice package: pip install 'speechlstm[live]'") from None
+        raise MissingPackageError("live audio needs the sounddevice package: pip install 'speechlstm[live]'") from None
     except OSError as error:  # raised when the PortAudio library is missing
         raise DeviceError(f"cannot use audio devices: {error} (install libportaudio2)") from None
     return sounddevice

@@ -23,7 +23,7 @@ from speechlstm import Recognizer, RecognizerConfig, load_bundle
 from speechlstm.cli import main
 import speechlstm.live as live_module
 from speechlstm.config import EndpointConfig
-from speechlstm.errors import DeviceError
+from speechlstm.errors import DeviceError, MissingPackageError
 from speechlstm.live import LiveSession, MicrophoneSource, transcribe_live
 from speechlstm.text import VOCABULARY
 
@@ -421,7 +421,7 @@ def test_live_cli_missing_device_lists_devices(pulse):
 def test_live_without_sounddevice_is_one_line(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "sounddevice", None)
     for argv in (["live"], ["live", "--list-devices"]):
-        assert main(argv) == DeviceError.exit_code
+        assert main(argv) == MissingPackageError.exit_code == 2
         out, err = capsys.readouterr()
         assert out == "" and err == ("speechlstm: error: live audio needs the sounddevice package: "
                                      "pip install 'speechlstm[live]'\n")
