@@ -89,3 +89,10 @@ def test_recipe_lm_stage_builds_an_arpa_model_and_its_lexicon(tmp_path):
     assert lm.order == 3 and "cat" in lm
     with __import__("gzip").open(tmp_path / "exp" / "lexicon.txt.gz", "rt") as handle:
         assert handle.read() == "the\tDH AH\ncat\tK AE T\n"
+    built = (tmp_path / "exp" / "lm.arpa.gz").stat().st_mtime_ns
+    again = _run(["--stage", "3", "--stop-stage", "3"], env)
+    assert again.returncode == 0 and "up to date" in again.stderr
+    assert (tmp_path / "exp" / "lm.arpa.gz").stat().st_mtime_ns == built
+    changed = _run(["--stage", "3", "--stop-stage", "3"], {**env, "LM_ARGS": "--vocab-size 8 --prune 0 0 0"})
+    assert changed.returncode == 0 and "up to date" not in changed.stderr
+    assert "cat" in ArpaLM(tmp_path / "exp" / "lm.arpa.gz")

@@ -89,10 +89,16 @@ if want 2 && [ "$SYNTH_HOURS" != 0 ]; then
 fi
 
 if want 3; then
-    log 3 "word n-gram LM $EXP/lm.arpa.gz"
-    # shellcheck disable=SC2086
-    speechlstm build-lm --text "$SHARED/text/lm_text.txt.xz" --vocab "$SHARED/text/vocab200k.txt" $LM_ARGS \
-        -o "$EXP/lm.arpa.gz"
+    # A build takes minutes and 2 GB: an LM built with the same LM_ARGS is kept (delete it to rebuild).
+    if [ -f "$EXP/lm.arpa.gz" ] && [ "$(cat "$EXP/lm.args" 2>/dev/null)" = "$LM_ARGS" ]; then
+        log 3 "word n-gram LM $EXP/lm.arpa.gz is up to date (built with LM_ARGS=$LM_ARGS)"
+    else
+        log 3 "word n-gram LM $EXP/lm.arpa.gz"
+        # shellcheck disable=SC2086
+        speechlstm build-lm --text "$SHARED/text/lm_text.txt.xz" --vocab "$SHARED/text/vocab200k.txt" $LM_ARGS \
+            -o "$EXP/lm.arpa.gz"
+        echo "$LM_ARGS" > "$EXP/lm.args"
+    fi
     if [ -f "$LEXICON" ]; then
         log 3 "pronunciations of its words $EXP/lexicon.txt.gz (for the phone head)"
         speechlstm build-lexicon --lm "$EXP/lm.arpa.gz" --pronunciations "$LEXICON" -o "$EXP/lexicon.txt.gz"
