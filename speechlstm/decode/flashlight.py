@@ -54,7 +54,7 @@ from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from ..config import BEAM_DEFAULTS, LEXICON_BEAM_THRESHOLD, HotwordError
+from ..config import BEAM_DEFAULTS, LEXICON_BEAM_THRESHOLD, DecodingConfig, HotwordError
 from ..errors import MissingPackageError, ModelFileError
 from ..g2p import pronounce
 from ..phones import WORD_BOUNDARY, read_pronunciations
@@ -296,7 +296,7 @@ class LexiconBeamDecoder:
                  hotwords: Mapping[str, float] | None = None, lexicon: str | Path | None = None,
                  beam_size_token: int | None = None, beam_threshold: float = LEXICON_BEAM_THRESHOLD,
                  commit_frames: int = 600, keep_frames: int = 300, cache_lm: bool = True,
-                 spelling: str = "american") -> None:
+                 spelling: str = DecodingConfig.spelling) -> None:
         if lm is None:
             raise ValueError("the lexicon decoder needs a language model (its vocabulary is the lexicon)")
         if commit_frames <= keep_frames + 100:
