@@ -49,9 +49,14 @@ class FrontendConfig:
         for name in ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels"):
             _positive_int("frontend", name, getattr(self, name))
 
+    @property
+    def hop_seconds(self) -> float:
+        """Seconds between two feature frames."""
+        return self.hop_length / self.sample_rate
+
     def frame_shift(self, stack: int) -> float:
         """Seconds per model output step, ``stack`` feature frames (hops) stacked into one."""
-        return stack * self.hop_length / self.sample_rate
+        return stack * self.hop_seconds
 
     def to_dict(self) -> dict:
         return asdict(self)

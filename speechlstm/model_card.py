@@ -52,7 +52,7 @@ def model_card(path: str | Path | None = None) -> dict[str, str]:
                        else "in the ONNX graphs (the bundle they were exported from counts them)"),
         "file size": f"{sum(file.stat().st_size for file in files) / 1e6:.1f} MB",
         "audio": f"{frontend.sample_rate} Hz mono, {frontend.n_mels} log-mel bins, "
-                 f"{1000 * window:.0f} ms window, {1000 * frontend.hop_length / frontend.sample_rate:.0f} ms hop",
+                 f"{1000 * window:.0f} ms window, {1000 * frontend.hop_seconds:.0f} ms hop",
         "streaming latency": f"chunk {1000 * bundle.chunk_seconds:.0f} ms + right context "
                              f"{1000 * bundle.right_context_seconds:.0f} ms + window {1000 * window:.0f} ms = "
                              f"{1000 * (bundle.chunk_seconds + bundle.right_context_seconds + window):.0f} ms "

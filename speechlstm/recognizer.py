@@ -283,7 +283,7 @@ class Recognizer:
         config = self.bundle.frontend
         received = stream.samples_received
         frames = 0 if received < config.win_length else 1 + (received - config.win_length) // config.hop_length
-        return (frames - len(stream.pending)) * config.hop_length / config.sample_rate
+        return (frames - len(stream.pending)) * config.hop_seconds
 
     def get_result(self, stream: Stream) -> Result:
         """The text so far; the final result once the input is finished and every chunk decoded."""

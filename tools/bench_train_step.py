@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     batch = collate([dataset[(i, 0)] for i in range(len(rows))])
     batch.phone_lengths = batch.target_lengths // 2
     batch.phone_targets = torch.randint(1, len(PHONES), (int(batch.phone_lengths.sum()),))
-    step_audio = float(batch.lengths.sum()) * FrontendConfig().hop_length / FrontendConfig().sample_rate
+    step_audio = float(batch.lengths.sum()) * FrontendConfig().hop_seconds
 
     torch.manual_seed(0)
     model = AcousticModel(ModelConfig(hidden=args.hidden, layers=args.layers, vocab_size=len(VOCABULARY),

@@ -344,7 +344,7 @@ class Trainer:
         self.step += 1
         self.window_steps += 1
         self.losses.append(loss.item())
-        self.window_audio += float(batch.lengths.sum()) * self.frontend.hop_length / self.frontend.sample_rate
+        self.window_audio += float(batch.lengths.sum()) * self.frontend.hop_seconds
 
     def run(self) -> None:
         args = self.args
