@@ -96,8 +96,6 @@ class DecodeWorker(threading.Thread):
         super().__init__(name=name, daemon=True)
         self.recognizer, self.loop = recognizer, loop
         self.jobs: queue.Queue[_Job | None] = queue.Queue()
-        self.channels = 0
-        """Open channels (counted on the event loop's thread, to place new ones)."""
         self.rounds: collections.deque[tuple[float, float]] = collections.deque()
         """(start, end) of its rounds of work in the last :data:`LOAD_WINDOW` seconds (the current one: end inf)."""
         self.lock = threading.Lock()
@@ -222,6 +220,7 @@ class DecodePool:
         """(when, how long it took) of the answers of the last :data:`LAG_WINDOW` seconds."""
         self.ids = itertools.count()
         self.channels: set[Channel] = set()
+        """Open channels (kept on the event loop's thread): where a new one goes, what the load is spread over."""
         self.stream_cost = 0.0
         """The least busy share a stream is priced at (:meth:`calibrate`)."""
 
@@ -264,9 +263,8 @@ class DecodePool:
             except ValueError as error:  # hotwords with the greedy decoder, an unknown spelling, no phrase
                 raise ProtocolError(INVALID_DATA, str(error)[:120]) from None
         await asyncio.get_running_loop().run_in_executor(self.builder, build)
-        worker = min(self.workers, key=lambda w: w.channels)
+        worker = min(self.workers, key=lambda w: sum(1 for channel in self.channels if channel.worker is w))
         channel = Channel(worker, config, rate)
-        worker.channels += 1
         self.channels.add(channel)
 
         def create() -> LiveSession:  # the decoder is cached now: this is quick
@@ -310,7 +308,6 @@ class DecodePool:
 
     def close(self, channel: Channel) -> None:
         """Forget the channel: its stream is freed with it (a job still in flight just finishes)."""
-        channel.worker.channels -= 1
         self.channels.discard(channel)
 
     def stop(self) -> None:
