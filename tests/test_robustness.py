@@ -622,18 +622,18 @@ def test_long_file_in_bounded_memory(tmp_path, monkeypatch, mode, block, limit):
     # about a minute here (its word cap is tested in test_beam_search.py).
     recognizer = Recognizer.from_bundle(model, mode=mode, chunk_ms=1000, threads=1, decoder="greedy")
     tracemalloc.start()
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: a busy machine slows the wall clock, not the work
     try:
         transcript = recognizer.transcribe_file(path)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
         torch.set_num_threads(threads)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert transcript.duration == pytest.approx(600.0) and transcript.result.words[-1].end > 590
     assert len(blocks) == 600 * RATE // block and max(blocks) == block
     assert peak < limit, f"peak traced memory {peak / 1e6:.1f} MB for 600 s (the audio alone is 38 MB)"
-    assert elapsed < 30, f"{elapsed:.1f} s"
+    assert elapsed < 30, f"{elapsed:.1f} CPU s"
 
 
 def _leftovers(folder: Path) -> list[str]:
