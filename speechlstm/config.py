@@ -1,6 +1,7 @@
 """Every setting of the pipeline as a frozen, validated dataclass, in one torch-free module.
 
-* :class:`FrontendConfig`: the features a model was trained on (stored in every bundle).
+* :class:`FrontendConfig`: the features a model was trained on (stored in every bundle), with
+  :class:`SpeakerNormConfig`, the running per-speaker normalization.
 * :class:`ModelConfig`: the network's shape and streaming geometry (stored in every bundle).
 * :class:`StreamingConfig`: how a file is fed to a stream (block size).
 * :class:`DecodingConfig`: greedy or beam search, the LM, its weights and hotwords.
@@ -33,8 +34,32 @@ def _positive_int(owner: str, name: str, value: Any) -> None:
 
 
 @dataclass(frozen=True)
+class SpeakerNormConfig:
+    """Per-speaker normalization that streams: frame t of a stream becomes
+    ``x_t - weight * (m_t - prior)``, where ``m_t`` is the mean of frames 0..t with ``prior`` counted
+    as ``prior_seconds`` of frames before them. It removes part of the offset of a voice and
+    microphone from the global statistics the model normalizes by, using only audio already heard,
+    so streaming and whole-input features stay equal. ``weight`` 0 (the default) turns it off."""
+
+    weight: float = 0.0
+    prior_seconds: float = 1.0
+    prior: tuple[float, ...] = ()
+    """The log-mel mean the running mean starts from: the training data's (the model's ``feat_mean``)."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.weight <= 1.0:
+            raise ConfigError(f"speaker_norm setting 'weight' must be in [0, 1], got {self.weight!r}")
+        if not self.prior_seconds >= 0.0:
+            raise ConfigError(f"speaker_norm setting 'prior_seconds' must be >= 0, got {self.prior_seconds!r}")
+        object.__setattr__(self, "prior", tuple(float(value) for value in self.prior))
+        if self.weight and not self.prior:
+            raise ConfigError("speaker_norm needs its 'prior' (the log-mel mean) when its weight is above 0")
+
+
+@dataclass(frozen=True)
 class FrontendConfig:
-    """Everything that fixes the features a model was trained on."""
+    """Everything that fixes the features a model was trained on (or, for ``speaker_norm``, is
+    decoded with: it can be set on a trained bundle, see tools/set_speaker_norm.py)."""
 
     sample_rate: int = SAMPLE_RATE
     n_fft: int = 512
@@ -44,10 +69,14 @@ class FrontendConfig:
     f_min: float = 20.0
     f_max: float = 7600.0
     log_floor: float = 1e-6
+    speaker_norm: SpeakerNormConfig = SpeakerNormConfig()
 
     def __post_init__(self) -> None:
         for name in ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels"):
             _positive_int("frontend", name, getattr(self, name))
+        prior = self.speaker_norm.prior
+        if prior and len(prior) != self.n_mels:
+            raise ConfigError(f"speaker_norm's prior has {len(prior)} values for {self.n_mels} mel bands")
 
     @property
     def hop_seconds(self) -> float:
@@ -63,6 +92,10 @@ class FrontendConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "FrontendConfig":
+        """Build from a header's ``frontend`` section (files written before ``speaker_norm`` lack it: off)."""
+        data = dict(data)
+        if "speaker_norm" in data:
+            data["speaker_norm"] = SpeakerNormConfig(**data["speaker_norm"])
         return cls(**data)
 
 

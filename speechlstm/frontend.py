@@ -1,7 +1,9 @@
 """Log-mel frontend in numpy, shared by training, the torch pipeline and the edge runtime.
 
 Frames are not centred: frame ``i`` covers samples ``[i*hop, i*hop + win)``, so a streaming
-extractor can emit a frame as soon as its last sample arrives and matches the batch one.
+extractor can emit a frame as soon as its last sample arrives and matches the batch one. The
+per-speaker normalization (:class:`SpeakerNorm`) is causal for the same reason: a frame's
+features depend only on the audio up to its end.
 """
 from __future__ import annotations
 
@@ -68,19 +70,54 @@ class LogMel:
             power = np.fmin((spectrum.real ** 2 + spectrum.imag ** 2).astype(np.float32), _POWER_LIMIT)
         return np.log(power @ self.filters + cfg.log_floor).astype(np.float32)
 
-    def __call__(self, samples: np.ndarray) -> np.ndarray:
+    def log_mel(self, samples: np.ndarray) -> np.ndarray:
+        """The log-mel frames of a whole signal, before any per-speaker normalization."""
         samples = np.asarray(samples, dtype=np.float32)
         return self.frames_from(samples, self.num_frames(len(samples)))
 
+    def __call__(self, samples: np.ndarray) -> np.ndarray:
+        """The features a model reads for one whole input: log-mel, speaker-normalized from its start."""
+        return SpeakerNorm(self.config)(self.log_mel(samples))
+
+
+class SpeakerNorm:
+    """The state of one stream's running per-speaker normalization (:class:`~speechlstm.config.SpeakerNormConfig`):
+    the count and sum of the frames seen. Normalizing frames in pieces gives exactly what one
+    call on all of them gives (the sum runs in the same order); with weight 0 frames pass unchanged."""
+
+    def __init__(self, config: FrontendConfig = FrontendConfig()) -> None:
+        norm = config.speaker_norm
+        self.weight = norm.weight
+        self.prior = np.asarray(norm.prior, dtype=np.float64)
+        self.prior_frames = norm.prior_seconds / config.hop_seconds
+        self.count = 0
+        self.total = np.zeros(config.n_mels, dtype=np.float64)
+        """Sum of (frame - prior) over the frames seen."""
+
+    def __call__(self, frames: np.ndarray, keep: int | None = None) -> np.ndarray:
+        """``frames``, the continuation of those seen, normalized; the state then counts the first
+        ``keep`` of them (all when None: a segment that overlaps the next one counts only its own)."""
+        if not self.weight or not len(frames):
+            return frames
+        sums = np.cumsum(np.concatenate([self.total[None], frames - self.prior]), axis=0)[1:]
+        counts = self.prior_frames + (self.count + np.arange(1, len(frames) + 1))
+        normalized = (frames - self.weight * sums / counts[:, None]).astype(np.float32)
+        keep = len(frames) if keep is None else keep
+        if keep:
+            self.total, self.count = sums[keep - 1], self.count + keep
+        return normalized
+
 
 class StreamingLogMel:
-    """Accepts sample blocks of any size and returns the frames they complete.
+    """Accepts sample blocks of any size and returns the frames they complete, speaker-normalized
+    (from ``norm``'s state when given: a stream starting over after an endpoint keeps its speaker).
 
     Keeps only the samples that a future frame still needs, so memory is bounded.
     """
 
-    def __init__(self, config: FrontendConfig = FrontendConfig()) -> None:
+    def __init__(self, config: FrontendConfig = FrontendConfig(), norm: SpeakerNorm | None = None) -> None:
         self.extractor = LogMel(config)
+        self.norm = SpeakerNorm(config) if norm is None else norm
         self.buffer = np.zeros(0, dtype=np.float32)
 
     def accept(self, samples: np.ndarray) -> np.ndarray:
@@ -89,4 +126,4 @@ class StreamingLogMel:
         count = self.extractor.num_frames(len(self.buffer))
         feats = self.extractor.frames_from(self.buffer, count)
         self.buffer = self.buffer[count * cfg.hop_length:]
-        return feats
+        return self.norm(feats)

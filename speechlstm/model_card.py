@@ -53,6 +53,9 @@ def model_card(path: str | Path | None = None) -> dict[str, str]:
         "file size": f"{sum(file.stat().st_size for file in files) / 1e6:.1f} MB",
         "audio": f"{frontend.sample_rate} Hz mono, {frontend.n_mels} log-mel bins, "
                  f"{1000 * window:.0f} ms window, {1000 * frontend.hop_seconds:.0f} ms hop",
+        "speaker normalization": (f"running mean of the stream's frames (from {frontend.speaker_norm.prior_seconds:g} s "
+                                  f"of the global mean), {frontend.speaker_norm.weight:g} of it subtracted"
+                                  if frontend.speaker_norm.weight else "none (global statistics only)"),
         "streaming latency": f"chunk {1000 * bundle.chunk_seconds:.0f} ms + right context "
                              f"{1000 * bundle.right_context_seconds:.0f} ms + window {1000 * window:.0f} ms = "
                              f"{1000 * (bundle.chunk_seconds + bundle.right_context_seconds + window):.0f} ms "

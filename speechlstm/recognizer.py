@@ -30,7 +30,7 @@ from .backends import BACKENDS, AcousticBackend, load_backend, resolve_backend
 from .bundle import Bundle
 from .config import MODES, ConfigError, DecodingConfig, EndpointConfig, StreamingConfig, field_names, hotword_boosts
 from .decode import Decoder, build_decoder, build_grammar_decoder
-from .frontend import StreamingLogMel
+from .frontend import SpeakerNorm, StreamingLogMel
 from .io.audio import AudioError, iter_blocks, resample
 from .progress import reporting
 from .results import Alternative, Result, Transcript
@@ -157,9 +157,9 @@ class Recognizer:
         decoder = self.decoder_for(hotwords, phrases)
         return Stream(decoder, self.config.endpoint, *self._new_state(decoder))
 
-    def _new_state(self, decoder: Decoder) -> tuple[StreamingLogMel, Any, Any]:
-        """The frontend, model and decoder states a stream starts from."""
-        return StreamingLogMel(self.bundle.frontend), self.backend.initial_state(), decoder.new_state()
+    def _new_state(self, decoder: Decoder, norm: SpeakerNorm | None = None) -> tuple[StreamingLogMel, Any, Any]:
+        """The frontend, model and decoder states a stream starts from (its speaker normalization from ``norm``)."""
+        return StreamingLogMel(self.bundle.frontend, norm), self.backend.initial_state(), decoder.new_state()
 
     def decoder_for(self, hotwords: Any = None, phrases: Sequence[str] | None = None) -> Decoder:
         """The decoder of a stream with these hotwords or phrases: cached, else built (slow: call it
@@ -321,8 +321,9 @@ class Recognizer:
         return stream.decoder.alternatives(stream.decoder_state, count)
 
     def reset(self, stream: Stream) -> None:
-        """Start ``stream`` over, as a new stream with the same hotwords (after an endpoint)."""
-        stream.restart(*self._new_state(stream.decoder))
+        """Start ``stream`` over, as a new stream with the same hotwords (after an endpoint); its
+        speaker normalization goes on, as the next utterance comes from the same speaker and microphone."""
+        stream.restart(*self._new_state(stream.decoder, stream.features.norm))
 
     def accept_blocks(self, stream: Stream, blocks: Iterable[np.ndarray], sample_rate: int | None = None) -> Stream:
         """Feed ``blocks`` (at ``sample_rate``, default the model's) to ``stream``, decoding as chunks

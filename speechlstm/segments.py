@@ -7,7 +7,8 @@ arrives, at the quietest moment between :data:`SHORTEST_SECONDS` and :data:`LONG
 into the current segment; each segment runs with :data:`CONTEXT_SECONDS` of audio on either
 side (the forward LSTM warms up on the left context, the backward one reads the right), and
 only the segment's own output steps are kept, so the pieces join into one sequence of
-log-probabilities with the same step times as a whole-file run.
+log-probabilities with the same step times as a whole-file run. The per-speaker normalization
+runs on across the segments, as over a whole file.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from .backends import AcousticBackend
 from .config import CHAR_HEAD
-from .frontend import LogMel
+from .frontend import LogMel, SpeakerNorm
 
 WHOLE_SECONDS = 60.0
 """Audio up to this long runs as one piece."""
@@ -40,6 +41,8 @@ class SegmentedOffline:
     def __init__(self, backend: AcousticBackend, extractor: LogMel, head: str = CHAR_HEAD) -> None:
         self.backend, self.extractor, self.head = backend, extractor, head
         config = extractor.config
+        self.norm = SpeakerNorm(config)
+        """Its state stands at ``origin``: the frames before the buffer are counted."""
         self.step = config.hop_length * backend.stack
         self.tail = config.win_length - config.hop_length
         """Samples the last frame of a step reaches beyond the step."""
@@ -75,13 +78,15 @@ class SegmentedOffline:
         quiet = self.buffer[(first - self.origin) * self.step:(last - self.origin) * self.step]
         energy = np.mean(np.square(quiet.reshape(last - first, self.step), dtype=np.float64), axis=1)
         cut = first + int(np.argmin(np.convolve(energy, np.ones(self.smoothing) / self.smoothing, mode="same")))
-        piece = self._run(self.buffer[:(cut + self.context - self.origin) * self.step + self.tail], cut)
         drop = cut - self.context - self.origin
+        piece = self._run(self.buffer[:(cut + self.context - self.origin) * self.step + self.tail], cut,
+                          drop * self.backend.stack)
         self.buffer, self.origin, self.done = self.buffer[drop * self.step:], self.origin + drop, cut
         return piece
 
-    def _run(self, audio: np.ndarray, end: int | None) -> np.ndarray:
+    def _run(self, audio: np.ndarray, end: int | None, keep: int = 0) -> np.ndarray:
         """The model's output for the steps from ``done`` to ``end`` (the end of ``audio`` when
-        None) of ``audio``, which begins at step ``origin``."""
-        log_probs = self.backend.full(self.extractor(audio), self.head)
+        None) of ``audio``, which begins at step ``origin``; the normalization then counts the
+        first ``keep`` frames (those before the next segment's start)."""
+        log_probs = self.backend.full(self.norm(self.extractor.log_mel(audio), keep), self.head)
         return log_probs[self.done - self.origin:None if end is None else end - self.origin]

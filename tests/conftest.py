@@ -49,6 +49,20 @@ def tiny_bundle(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def normed_bundle(tiny_bundle, tmp_path_factory) -> Path:
+    """The tiny bundle with the running per-speaker normalization on (half the offset, prior 0.5 s)."""
+    from dataclasses import replace
+
+    from speechlstm.bundle import load_bundle, write_bundle
+    from speechlstm.config import SpeakerNormConfig
+
+    bundle = load_bundle(tiny_bundle)
+    norm = SpeakerNormConfig(0.5, 0.5, tuple(np.linspace(-8.0, -2.0, bundle.frontend.n_mels)))
+    return write_bundle(tmp_path_factory.mktemp("normed") / "normed.safetensors", bundle.tensors,
+                        replace(bundle.frontend, speaker_norm=norm), bundle.model, bundle.info, dtype=np.float32)
+
+
+@pytest.fixture(scope="session")
 def shipped_bundle() -> Path:
     from speechlstm.model_files import DEFAULT_BUNDLE
     if not DEFAULT_BUNDLE.exists():

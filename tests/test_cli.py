@@ -632,9 +632,11 @@ def test_info_takes_model_and_exported_graphs(capsys, tmp_path):
         assert code == 0 and err == "", err
         cards[len(cards)] = {key: value.strip() for key, value in (line.split(":", 1) for line in out.splitlines())}
     assert cards[0] == cards[1]
-    assert cards[0]["dev WER"].startswith("30.48 % offline, 31.56 % streaming (phone head, lexicon beam 100 + LM")
+    assert cards[0]["dev WER"].startswith("29.19 % offline, 29.78 % streaming (phone head, lexicon beam 100 + LM")
+    assert cards[0]["speaker normalization"].startswith("running mean of the stream's frames (from 3 s")
     for card in cards[2], cards[3]:
         assert card["architecture"] == cards[0]["architecture"] and card["parameters"].startswith("in the ONNX graph")
+        assert card["speaker normalization"] == cards[0]["speaker normalization"]
         assert card["file size"] == f"{graph.stat().st_size / 1e6:.1f} MB"
 
 

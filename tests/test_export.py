@@ -120,6 +120,18 @@ def test_onnx_files_alone_are_a_complete_bundle(exported, tmp_path):
     assert isinstance(recognizer.transcribe_file(WAV).text, str)
 
 
+def test_exported_graphs_carry_the_speaker_norm(normed_bundle, tmp_path):
+    """The ONNX files alone normalize as the bundle does: their metadata holds the frontend."""
+    bundle = shutil.copy(normed_bundle, tmp_path / "normed.safetensors")
+    export(bundle, tmp_path, graphs=("streaming",))
+    onnx_recognizer = Recognizer.from_bundle(bundle, backend="onnx")
+    assert onnx_recognizer.bundle.frontend == load_bundle(normed_bundle).frontend
+    rng = np.random.default_rng(5)
+    samples = (rng.standard_normal(30000) * 0.2).astype(np.float32)
+    np.testing.assert_allclose(stream_log_probs(onnx_recognizer, samples, rng),
+                               _chunked_offline(Recognizer.from_bundle(bundle, backend="torch"), samples), atol=1e-4)
+
+
 def test_default_backend_prefers_int8_next_to_the_bundle(exported, tiny_bundle):
     assert resolve_backend("auto", exported) == "onnx-int8"
     assert resolve_backend("auto", tiny_bundle) == "torch"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import speechlstm.segments as segments
-from speechlstm.config import FrontendConfig
+from speechlstm.config import FrontendConfig, SpeakerNormConfig
 from speechlstm.frontend import LogMel
 from speechlstm.segments import SegmentedOffline
 
@@ -36,20 +36,26 @@ def _speech_with_pauses(seconds: float, pauses: list[float]) -> np.ndarray:
     return audio
 
 
-def _segmented(audio: np.ndarray, block_seconds: float) -> tuple[np.ndarray, list[np.ndarray], _LocalModel]:
+NORMED = FrontendConfig(speaker_norm=SpeakerNormConfig(0.5, 1.0, (-5.0,) * 80))
+"""With the running per-speaker normalization, whose state must run on across segments."""
+
+
+def _segmented(audio: np.ndarray, block_seconds: float, frontend: FrontendConfig = FrontendConfig()
+               ) -> tuple[np.ndarray, list[np.ndarray], _LocalModel]:
     model = _LocalModel()
     block = int(block_seconds * RATE)
-    pieces = list(SegmentedOffline(model, LogMel(FrontendConfig())).log_probs(
+    pieces = list(SegmentedOffline(model, LogMel(frontend)).log_probs(
         audio[i:i + block] for i in range(0, len(audio), block)))
     return np.concatenate(pieces), pieces, model
 
 
-@pytest.mark.parametrize("block_seconds", [10.0, 0.37, 1000.0])
-def test_segments_join_like_one_whole_run_and_cut_at_pauses(block_seconds):
+@pytest.mark.parametrize("block_seconds, frontend", [(10.0, FrontendConfig()), (0.37, FrontendConfig()),
+                                                     (1000.0, FrontendConfig()), (10.0, NORMED)])
+def test_segments_join_like_one_whole_run_and_cut_at_pauses(block_seconds, frontend):
     pauses = [24.0, 51.5, 77.0, 103.0, 128.0]
     audio = _speech_with_pauses(150.0, pauses)
-    whole = _LocalModel().full(LogMel(FrontendConfig())(audio))
-    joined, pieces, model = _segmented(audio, block_seconds)
+    whole = _LocalModel().full(LogMel(frontend)(audio))
+    joined, pieces, model = _segmented(audio, block_seconds, frontend)
     np.testing.assert_allclose(joined, whole, atol=1e-5)  # equal but for BLAS summation order
     limit = (segments.LONGEST_SECONDS + 2 * segments.CONTEXT_SECONDS) * 100 + 2
     assert len(pieces) > 3 and max(model.calls) <= limit, model.calls

@@ -668,8 +668,10 @@ def shipped(shipped_bundle):
 
 @pytest.fixture(scope="module")
 def streaming_texts(shipped) -> dict[str, str]:
-    """``transcribe --mode streaming`` of each clip."""
-    return {clip: shipped.transcribe_file(SAMPLES / clip, mode="streaming").text for clip in CLIPS}
+    """Streaming transcription of each clip as the clients send it (16-bit PCM, a hair from the
+    file's samples: on a word at the edge of two readings that hair decides)."""
+    return {clip: shipped.transcribe(np.frombuffer(audio, "<i2"), rate, mode="streaming").text
+            for clip, (audio, rate) in ((clip, pcm(SAMPLES / clip)) for clip in CLIPS)}
 
 
 @pytest.mark.parametrize("workers", [1, 2])

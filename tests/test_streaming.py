@@ -41,6 +41,28 @@ def test_stream_equals_chunked_offline_for_random_blocks(recognizer, seed):
                                atol=1e-4)
 
 
+@pytest.mark.parametrize("seed", range(2))
+def test_stream_with_speaker_norm_equals_chunked_offline(normed_bundle, seed):
+    """The running per-speaker normalization keeps streaming equal to the offline computation."""
+    recognizer = Recognizer.from_bundle(normed_bundle)
+    rng = np.random.default_rng(seed)
+    samples = (rng.standard_normal(int(rng.integers(20000, 40000))) * 0.2).astype(np.float32)
+    np.testing.assert_allclose(stream_log_probs(recognizer, samples, rng), _chunked_offline(recognizer, samples),
+                               atol=1e-4)
+
+
+def test_reset_keeps_the_speaker_normalization(normed_bundle):
+    """After an endpoint the next utterance is the same speaker: the running mean goes on, the LSTM starts over."""
+    recognizer = Recognizer.from_bundle(normed_bundle)
+    stream = recognizer.create_stream()
+    stream.accept_waveform(16000, (np.random.default_rng(0).standard_normal(16000) * 0.2).astype(np.float32))
+    recognizer.decode_ready(stream)
+    seen, norm = stream.features.norm.count, stream.features.norm
+    recognizer.reset(stream)
+    assert seen == 98 and stream.features.norm is norm and stream.features.norm.count == seen
+    assert recognizer.create_stream().features.norm.count == 0
+
+
 def test_stream_text_independent_of_block_size(recognizer):
     samples = (np.random.default_rng(3).standard_normal(32000) * 0.3).astype(np.float32)
     texts = {recognizer.with_options(mode="streaming", chunk_ms=ms).transcribe(samples, 16000).text

@@ -88,7 +88,7 @@ def feature_stats(utterances: list[Utterance], audio: list[np.ndarray], frontend
     """Global mean and standard deviation of log-mel features over a sample of utterances."""
     extractor = LogMel(frontend)
     picks = random.Random(0).sample(range(len(utterances)), min(limit, len(utterances)))
-    feats = np.concatenate([extractor(audio[i].astype(np.float32) / 32768.0) for i in picks])
+    feats = np.concatenate([extractor.log_mel(audio[i].astype(np.float32) / 32768.0) for i in picks])
     return feats.mean(axis=0), feats.std(axis=0) + 1e-5
 
 
