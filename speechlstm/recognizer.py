@@ -280,10 +280,8 @@ class Recognizer:
         It lags the audio received by the right context plus the unfinished chunk; endpointing
         compares the model's last emission with this, not with the audio received.
         """
-        config = self.bundle.frontend
-        received = stream.samples_received
-        frames = 0 if received < config.win_length else 1 + (received - config.win_length) // config.hop_length
-        return (frames - len(stream.pending)) * config.hop_seconds
+        frames = stream.features.extractor.num_frames(stream.samples_received)
+        return (frames - len(stream.pending)) * self.bundle.frontend.hop_seconds
 
     def get_result(self, stream: Stream) -> Result:
         """The text so far; the final result once the input is finished and every chunk decoded."""
