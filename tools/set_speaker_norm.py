@@ -22,9 +22,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", help="bundle to read (.safetensors)")
     parser.add_argument("-o", "--output", required=True, help="bundle to write (may be the input)")
-    parser.add_argument("--weight", type=float, default=0.5, help="share of the running offset subtracted (0: off)")
-    parser.add_argument("--prior-seconds", type=float, default=1.0,
-                        help="seconds of frames at the global mean the running mean starts with")
+    parser.add_argument("--weight", type=float, required=True,
+                        help="share of the running offset subtracted (0: off; the shipped model has 0.5)")
+    parser.add_argument("--prior-seconds", type=float, default=SpeakerNormConfig.prior_seconds,
+                        help="seconds of frames at the global mean the running mean starts with (default: %(default)s)")
     parser.add_argument("--dev-wer", help="the dev WER measured with this normalization, for speechlstm info")
     args = parser.parse_args()
     bundle = load_bundle(args.model)
